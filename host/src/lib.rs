@@ -1,1 +1,15 @@
+//! # vigil
+//!
+//! The Vigil daemon and CLI as a library: collectors feed an embedded store, sandboxed
+//! WASM plugins judge the data, and the findings go to alerting and the dashboard.
+//! See `DESIGN.md` for the data path; each module is one stage of it.
 
+pub mod bench;
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod daemon;
+pub mod evaluate;
+pub mod plugins;
+pub mod store;
+pub mod term;

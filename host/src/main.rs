@@ -1,1 +1,5 @@
-fn main(){}
+//! `vigil`: see `vigil --help`.
+
+fn main() -> std::process::ExitCode {
+    vigil::cli::main()
+}

@@ -178,12 +178,28 @@ pub mod __private {
         P::manifest()
     }
 
+    /// Route panic messages to the host log, so the host can say why a plugin trapped
+    /// ("panicked at src/logic.rs:42: index out of bounds") instead of "unreachable".
+    pub fn install_panic_hook() {
+        #[cfg(target_arch = "wasm32")]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                std::panic::set_hook(Box::new(|info| {
+                    crate::host::log(crate::host::LogLevel::Error, &format!("panicked {info}"));
+                }));
+            });
+        }
+    }
+
     pub fn configure<P: Plugin>(plugin: &mut P, json: &str) -> Result<(), ConfigError> {
+        install_panic_hook();
         let config = crate::config::parse_config::<P::Config>(json)?;
         plugin.configure(config)
     }
 
     pub fn evaluate<P: Plugin>(plugin: &mut P, input: Input) -> Result<Output, String> {
+        install_panic_hook();
         let mut out = Output::default();
         plugin
             .evaluate(&input, &mut out)
@@ -218,7 +234,7 @@ macro_rules! export_plugin {
                     INSTANCE.with(|p| $crate::__private::evaluate(&mut *p.borrow_mut(), input))
                 }
             }
-            $crate::__export_guest!(VigilGuest);
+            $crate::bindings::__export_guest!(VigilGuest);
         };
     };
 }

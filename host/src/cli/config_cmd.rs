@@ -1,0 +1,56 @@
+//! `vigil config check`.
+
+use crate::config;
+use crate::plugins::{PluginError, Registry, Runtime};
+use crate::term;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Validate the file, then each plugin's table against the plugin in the folder.
+pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{} {e}", term::red("invalid:"));
+            return Ok(ExitCode::from(super::EXIT_FAILURE));
+        }
+    };
+    println!("{} {}: syntax, keys and ranges", term::green("ok"), path.display());
+    if !cfg.plugins_dir.is_dir() {
+        println!(
+            "{} plugin folder {} does not exist yet: plugin tables not checked (build plugins with `vigil plugins build`)",
+            term::yellow("note"),
+            cfg.plugins_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rt = Arc::new(Runtime::new(cfg.limits.clone(), Some(cfg.cache_dir.clone()), None)?);
+    let registry = Registry::new(rt, cfg.plugins_dir.clone(), cfg.plugin_configs(), cfg.config.plugins.quarantine_after);
+    let report = registry.scan();
+    let mut failed = false;
+    for e in &report.errors {
+        match e {
+            PluginError::Config { plugin, key, message } => {
+                eprintln!("{} {}", term::red("invalid:"), cfg.plugin_error(plugin, key.as_deref(), message));
+            }
+            other => eprintln!("{} {other}", term::yellow("plugin not loaded:")),
+        }
+        failed = true;
+    }
+    let loaded: Vec<String> = registry.current().plugins.iter().map(|p| p.name().to_string()).collect();
+    for name in cfg.config.plugin.keys() {
+        if !loaded.contains(name) && !report.errors.iter().any(|e| matches!(e, PluginError::Config { plugin, .. } if plugin == name)) {
+            println!(
+                "{} [plugin.{name}] configures no loaded plugin (loaded: {})",
+                term::yellow("note"),
+                if loaded.is_empty() { "none".into() } else { loaded.join(", ") }
+            );
+        }
+    }
+    if failed {
+        return Ok(ExitCode::from(super::EXIT_FAILURE));
+    }
+    println!("{} plugin tables accepted by: {}", term::green("ok"), loaded.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
