@@ -186,7 +186,7 @@ pub mod __private {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
                 std::panic::set_hook(Box::new(|info| {
-                    crate::host::log(crate::host::LogLevel::Error, &format!("panicked {info}"));
+                    crate::host::log(crate::host::LogLevel::Error, &info.to_string());
                 }));
             });
         }

@@ -1,1 +1,11 @@
-fn main(){}
+//! Integration tests: one binary, a module per topic. Plugins used here are built from
+//! source by [`support::plugins`] on first use (the shipped ones from `plugins/`, the
+//! hostile and fixture ones from `tests/plugins/`), never taken pre-built.
+
+mod support;
+
+mod cli;
+mod config_reload;
+mod contract;
+mod hostile;
+mod hot_reload;

@@ -15,9 +15,16 @@ pub const TARGET: &str = "wasm32-unknown-unknown";
 
 /// Wrap a core module carrying wit-bindgen's component-type section as a component.
 pub fn componentize(core: &[u8]) -> anyhow::Result<Vec<u8>> {
+    // wit-component wraps a module without one into an empty component; refuse instead.
+    let has_type = wasmparser::Parser::new(0).parse_all(core).any(|p| {
+        matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name().starts_with("component-type"))
+    });
+    if !has_type {
+        bail!("the module carries no component type: was it built with vigil-plugin-sdk (export_plugin!)?");
+    }
     wit_component::ComponentEncoder::default()
         .module(core)
-        .context("the module carries no component type (was it built with vigil-plugin-sdk?)")?
+        .context("the module's component type is unreadable")?
         .validate(true)
         .encode()
         .context("cannot wrap the module as a component")
@@ -35,11 +42,34 @@ pub fn cargo_build(crate_dir: &Path, target_dir: &Path) -> anyhow::Result<Vec<Pa
     if !manifest.is_file() {
         bail!("{} has no Cargo.toml: point at a plugin crate's folder", crate_dir.display());
     }
+    let wanted = manifest.canonicalize().ok();
+    let wasm: Vec<PathBuf> = cargo_build_artifacts(&manifest, target_dir, &[], &[])?
+        .into_iter()
+        .filter(|(m, _)| m.canonicalize().ok() == wanted)
+        .map(|(_, f)| f)
+        .collect();
+    if wasm.is_empty() {
+        bail!("{} built no .wasm: its [lib] needs crate-type = [\"cdylib\"]", crate_dir.display());
+    }
+    Ok(wasm)
+}
+
+/// Run `cargo build --release --target wasm32-unknown-unknown` on `manifest` (a crate or
+/// a workspace) with extra arguments and environment; return each `cdylib` `.wasm`
+/// artifact with the manifest of the package that produced it.
+pub fn cargo_build_artifacts(
+    manifest: &Path,
+    target_dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(&cargo)
         .args(["build", "--release", "--target", TARGET, "--message-format=json-render-diagnostics", "--manifest-path"])
-        .arg(&manifest)
+        .arg(manifest)
+        .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -47,7 +77,7 @@ pub fn cargo_build(crate_dir: &Path, target_dir: &Path) -> anyhow::Result<Vec<Pa
     if !out.status.success() {
         bail!(
             "cargo build of {} failed ({}); if the error says the target is missing, run `rustup target add {TARGET}`",
-            crate_dir.display(),
+            manifest.display(),
             out.status
         );
     }
@@ -57,21 +87,15 @@ pub fn cargo_build(crate_dir: &Path, target_dir: &Path) -> anyhow::Result<Vec<Pa
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_cdylib = msg["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib"));
-        let manifest_matches = msg["manifest_path"]
-            .as_str()
-            .is_some_and(|m| Path::new(m).canonicalize().ok() == manifest.canonicalize().ok());
-        if !is_cdylib || !manifest_matches {
+        if !msg["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")) {
             continue;
         }
+        let from = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
         for f in msg["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
             if f.ends_with(".wasm") {
-                wasm.push(PathBuf::from(f));
+                wasm.push((from.clone(), PathBuf::from(f)));
             }
         }
-    }
-    if wasm.is_empty() {
-        bail!("{} built no .wasm: its [lib] needs crate-type = [\"cdylib\"]", crate_dir.display());
     }
     Ok(wasm)
 }
