@@ -24,7 +24,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall clock, Unix ms.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The running daemon's parts.
@@ -42,17 +45,40 @@ impl Daemon {
     /// that its plugin refuses stops the start, naming the line.
     pub fn start(cfg: LoadedConfig) -> anyhow::Result<Arc<Daemon>> {
         let store = Arc::new(Store::open(&cfg.store_path)?);
-        std::fs::create_dir_all(&cfg.plugins_dir)
-            .with_context(|| format!("cannot create the plugin folder {}", cfg.plugins_dir.display()))?;
-        let rt = Arc::new(Runtime::new(cfg.limits.clone(), Some(cfg.cache_dir.clone()), Some(store.clone()))?);
-        let registry = Arc::new(Registry::new(rt, cfg.plugins_dir.clone(), cfg.plugin_configs(), cfg.config.plugins.quarantine_after));
+        std::fs::create_dir_all(&cfg.plugins_dir).with_context(|| {
+            format!(
+                "cannot create the plugin folder {}",
+                cfg.plugins_dir.display()
+            )
+        })?;
+        let rt = Arc::new(Runtime::new(
+            cfg.limits.clone(),
+            Some(cfg.cache_dir.clone()),
+            Some(store.clone()),
+        )?);
+        let registry = Arc::new(Registry::new(
+            rt,
+            cfg.plugins_dir.clone(),
+            cfg.plugin_configs(),
+            cfg.config.plugins.quarantine_after,
+        ));
         let report = registry.scan();
         for e in &report.errors {
-            if let PluginError::Config { plugin, key, message } = e {
+            if let PluginError::Config {
+                plugin,
+                key,
+                message,
+            } = e
+            {
                 anyhow::bail!("{}", cfg.plugin_error(plugin, key.as_deref(), message));
             }
         }
-        let names: Vec<String> = registry.current().plugins.iter().map(|p| p.name().to_string()).collect();
+        let names: Vec<String> = registry
+            .current()
+            .plugins
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
         tracing::info!(
             store = %cfg.store_path.display(),
             plugins = %cfg.plugins_dir.display(),
@@ -92,10 +118,21 @@ impl Daemon {
         if new.source == old.source {
             return Ok(false);
         }
-        self.registry.apply_configs(new.plugin_configs()).map_err(|e| match e {
-            PluginError::Config { plugin, key, message } => new.plugin_error(&plugin, key.as_deref(), &message),
-            other => ConfigError { file: new.file.clone(), line: None, key: None, message: other.to_string() },
-        })?;
+        self.registry
+            .apply_configs(new.plugin_configs())
+            .map_err(|e| match e {
+                PluginError::Config {
+                    plugin,
+                    key,
+                    message,
+                } => new.plugin_error(&plugin, key.as_deref(), &message),
+                other => ConfigError {
+                    file: new.file.clone(),
+                    line: None,
+                    key: None,
+                    message: other.to_string(),
+                },
+            })?;
         let mut restart = Vec::new();
         if new.store_path != old.store_path {
             restart.push("[store] path");
@@ -103,11 +140,17 @@ impl Daemon {
         if new.plugins_dir != old.plugins_dir {
             restart.push("[plugins] dir");
         }
-        if new.limits != old.limits || new.cache_dir != old.cache_dir || new.config.plugins.quarantine_after != old.config.plugins.quarantine_after {
+        if new.limits != old.limits
+            || new.cache_dir != old.cache_dir
+            || new.config.plugins.quarantine_after != old.config.plugins.quarantine_after
+        {
             restart.push("[plugins] sandbox limits");
         }
         if !restart.is_empty() {
-            tracing::warn!("config applied; restart vigil to apply {}", restart.join(", "));
+            tracing::warn!(
+                "config applied; restart vigil to apply {}",
+                restart.join(", ")
+            );
         }
         self.config.store(Arc::new(new));
         Ok(true)
@@ -117,19 +160,37 @@ impl Daemon {
     pub fn watch(self: &Arc<Self>) -> anyhow::Result<Vec<WatchHandle>> {
         let cfg = self.config();
         let registry = self.registry.clone();
-        let plugins = watch::watch_dir(&cfg.plugins_dir, watch::is_plugin_file, watch::RESCAN, move || {
-            registry.scan();
-        })?;
+        let plugins = watch::watch_dir(
+            &cfg.plugins_dir,
+            watch::is_plugin_file,
+            watch::RESCAN,
+            move || {
+                registry.scan();
+            },
+        )?;
         let me = Arc::downgrade(self);
-        let config_dir = cfg.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let config = watch::watch_dir(config_dir, watch::same_file_name(&cfg.file), watch::RESCAN, move || {
-            let Some(d) = me.upgrade() else { return };
-            match d.reload_config() {
-                Ok(true) => tracing::info!(file = %d.config().file.display(), "config reloaded"),
-                Ok(false) => {}
-                Err(e) => tracing::error!("config change refused, the running config stays: {e}"),
-            }
-        })?;
+        let config_dir = cfg
+            .file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let config = watch::watch_dir(
+            config_dir,
+            watch::same_file_name(&cfg.file),
+            watch::RESCAN,
+            move || {
+                let Some(d) = me.upgrade() else { return };
+                match d.reload_config() {
+                    Ok(true) => {
+                        tracing::info!(file = %d.config().file.display(), "config reloaded")
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!("config change refused, the running config stays: {e}")
+                    }
+                }
+            },
+        )?;
         Ok(vec![plugins, config])
     }
 
@@ -141,15 +202,26 @@ impl Daemon {
         for (plugin, a) in ev.alerts() {
             let subject: Vec<String> = a.subject.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let key = format!("{kind}|{plugin}|{}|{}", a.name, subject.join(","));
-            if !self.active.lock().unwrap_or_else(|e| e.into_inner()).contains(&key) {
+            if !self
+                .active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&key)
+            {
                 tracing::warn!(plugin, alert = %a.name, severity = ?a.severity, subject = %subject.join(","), "{}", a.summary);
             }
             now_active.insert(key);
         }
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let prefix = format!("{kind}|");
-        for gone in active.iter().filter(|k| k.starts_with(&prefix) && !now_active.contains(*k)) {
-            tracing::info!("cleared: {}", gone.trim_start_matches(&prefix).replace('|', " "));
+        for gone in active
+            .iter()
+            .filter(|k| k.starts_with(&prefix) && !now_active.contains(*k))
+        {
+            tracing::info!(
+                "cleared: {}",
+                gone.trim_start_matches(&prefix).replace('|', " ")
+            );
         }
         active.retain(|k| !k.starts_with(&prefix));
         active.extend(now_active);

@@ -88,7 +88,11 @@ impl Evaluator {
             let outcome = plugin.evaluate(rt, input, now_ms);
             let outcome = match outcome {
                 Ok(ev) => {
-                    state.extend(ev.state.into_iter().map(|(k, c)| (plugin.name().to_string(), k, c)));
+                    state.extend(
+                        ev.state
+                            .into_iter()
+                            .map(|(k, c)| (plugin.name().to_string(), k, c)),
+                    );
                     points.extend(ev.output.series.iter().map(|p| SeriesPoint {
                         key: SeriesKey::new(&p.name, &p.labels),
                         timestamp_ms: p.timestamp_ms.unwrap_or(now_ms),
@@ -115,18 +119,32 @@ impl Evaluator {
             }),
             None => None,
         };
-        Evaluation { generation: set.generation, kind, now_ms, results, host_alerts, commit_error }
+        Evaluation {
+            generation: set.generation,
+            kind,
+            now_ms,
+            results,
+            host_alerts,
+            commit_error,
+        }
     }
 }
 
 /// The host's own condition for a failing plugin: it holds while the plugin fails
 /// (quarantine included) and resolves when it runs clean again.
 fn plugin_failed(plugin: &str, e: &PluginError) -> AlertCondition {
-    let severity = if matches!(e, PluginError::Quarantined { .. }) { Severity::High } else { Severity::Medium };
+    let severity = if matches!(e, PluginError::Quarantined { .. }) {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
     AlertCondition {
         name: "plugin_failed".into(),
         severity,
-        subject: vec![("plugin".into(), plugin.into()), ("cause".into(), e.kind().into())],
+        subject: vec![
+            ("plugin".into(), plugin.into()),
+            ("cause".into(), e.kind().into()),
+        ],
         summary: e.to_string(),
         value: None,
         threshold: None,

@@ -9,7 +9,11 @@ pub fn colour() -> bool {
 }
 
 fn paint(code: &str, s: &str) -> String {
-    if colour() { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if colour() {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 /// Green text.

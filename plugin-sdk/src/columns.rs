@@ -59,6 +59,29 @@ impl From<Option<bool>> for Tri {
     }
 }
 
+/// The `status` column code of a status (its position in the WIT enum).
+pub fn status_code(s: ValidatorStatus) -> u8 {
+    s as u8
+}
+
+/// The status of a `status` column code; out-of-range codes are `Unknown`.
+pub fn status_from_code(code: u8) -> ValidatorStatus {
+    use ValidatorStatus::*;
+    const ALL: [ValidatorStatus; 10] = [
+        PendingInitialized,
+        PendingQueued,
+        ActiveOngoing,
+        ActiveExiting,
+        ActiveSlashed,
+        ExitedUnslashed,
+        ExitedSlashed,
+        WithdrawalPossible,
+        WithdrawalDone,
+        Unknown,
+    ];
+    ALL.get(code as usize).copied().unwrap_or(Unknown)
+}
+
 /// A gwei value from an `s64` column, `None` when unknown.
 pub fn gwei(v: i64) -> Option<i64> {
     (v != UNKNOWN_I64).then_some(v)
@@ -91,7 +114,10 @@ impl ValidatorColumns {
             ("effective_balance", self.effective_balance.len()),
             ("attested", self.attested.len()),
             ("inclusion_delay", self.inclusion_delay.len()),
-            ("earliest_inclusion_delay", self.earliest_inclusion_delay.len()),
+            (
+                "earliest_inclusion_delay",
+                self.earliest_inclusion_delay.len(),
+            ),
             ("head_ok", self.head_ok.len()),
             ("target_ok", self.target_ok.len()),
             ("source_ok", self.source_ok.len()),
@@ -120,10 +146,18 @@ impl ValidatorColumns {
         }
         for l in &self.labels {
             if l.codes.len() != n {
-                return Err(format!("label column {} has {} codes, index has {n}", l.name, l.codes.len()));
+                return Err(format!(
+                    "label column {} has {} codes, index has {n}",
+                    l.name,
+                    l.codes.len()
+                ));
             }
             if let Some(bad) = l.codes.iter().find(|&&c| c as usize >= l.values.len()) {
-                return Err(format!("label column {} has code {bad} but {} values", l.name, l.values.len()));
+                return Err(format!(
+                    "label column {} has code {bad} but {} values",
+                    l.name,
+                    l.values.len()
+                ));
             }
         }
         Ok(())
@@ -136,7 +170,11 @@ impl ValidatorColumns {
 
     /// Sum of head + target + source actual rewards at `i`, `None` if any is unknown.
     pub fn attestation_reward(&self, i: usize) -> Option<i64> {
-        Some(gwei(self.reward_head[i])? + gwei(self.reward_target[i])? + gwei(self.reward_source[i])?)
+        Some(
+            gwei(self.reward_head[i])?
+                + gwei(self.reward_target[i])?
+                + gwei(self.reward_source[i])?,
+        )
     }
 
     /// Sum of head + target + source ideal rewards at `i`, `None` if any is unknown.
@@ -147,15 +185,29 @@ impl ValidatorColumns {
     /// The value of label `name` for the validator at `i`, if that label exists.
     pub fn label(&self, name: &str, i: usize) -> Option<&str> {
         let col = self.labels.iter().find(|l| l.name == name)?;
-        col.values.get(*col.codes.get(i)? as usize).map(String::as_str)
+        col.values
+            .get(*col.codes.get(i)? as usize)
+            .map(String::as_str)
+    }
+
+    /// Position of validator `index` in the columns. The host sends validators sorted
+    /// by index (binary search); hand-written fixtures that are not fall back to a scan.
+    pub fn position(&self, index: u64) -> Option<usize> {
+        match self.index.binary_search(&index) {
+            Ok(i) => Some(i),
+            Err(_) => self.index.iter().position(|&x| x == index),
+        }
+    }
+
+    /// Status of the validator at `i`.
+    pub fn status(&self, i: usize) -> ValidatorStatus {
+        status_from_code(self.status[i])
     }
 
     /// True when the validator at `i` is active (it has duties).
     pub fn is_active(&self, i: usize) -> bool {
-        matches!(
-            self.status[i],
-            ValidatorStatus::ActiveOngoing | ValidatorStatus::ActiveExiting | ValidatorStatus::ActiveSlashed
-        )
+        // active-ongoing, active-exiting, active-slashed
+        matches!(self.status[i], 2..=4)
     }
 
     /// An empty set of columns with capacity for `n` validators.
@@ -195,9 +247,15 @@ impl ValidatorColumns {
 
     /// Append one validator whose outcome is entirely unknown except its index, status
     /// and balances: the starting point for fixtures and tests.
-    pub fn push_unknown(&mut self, index: u64, status: ValidatorStatus, balance: i64, effective_balance: i64) {
+    pub fn push_unknown(
+        &mut self,
+        index: u64,
+        status: ValidatorStatus,
+        balance: i64,
+        effective_balance: i64,
+    ) {
         self.index.push(index);
-        self.status.push(status);
+        self.status.push(status_code(status));
         self.slashed.push(0);
         self.balance.push(balance);
         self.effective_balance.push(effective_balance);
@@ -228,5 +286,19 @@ impl ValidatorColumns {
         self.sync_expected.push(0);
         self.deposits.push(0);
         self.withdrawals.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_round_trip() {
+        for code in 0..10u8 {
+            assert_eq!(status_code(status_from_code(code)), code);
+        }
+        assert_eq!(status_from_code(200), ValidatorStatus::Unknown);
+        assert_eq!(status_code(ValidatorStatus::ActiveOngoing), 2);
     }
 }

@@ -24,7 +24,11 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, ConfigError> {
         };
         // The path already ends at the offending key, unknown ones included; at the
         // root, serde's message names it.
-        let key = if path != "." { Some(path) } else { unknown_field(&message).map(str::to_string) };
+        let key = if path != "." {
+            Some(path)
+        } else {
+            unknown_field(&message).map(str::to_string)
+        };
         ConfigError { key, message }
     })
 }
@@ -38,7 +42,10 @@ fn unknown_field(message: &str) -> Option<&str> {
 impl ConfigError {
     /// An error about one key.
     pub fn key(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { key: Some(key.into()), message: message.into() }
+        ConfigError {
+            key: Some(key.into()),
+            message: message.into(),
+        }
     }
 
     /// Check that `value` of `key` lies within `min..=max`.
@@ -49,7 +56,10 @@ impl ConfigError {
         max: T,
     ) -> Result<(), ConfigError> {
         if value < min || value > max {
-            return Err(ConfigError::key(key, format!("{key} = {value} is out of range: use {min} to {max}")));
+            return Err(ConfigError::key(
+                key,
+                format!("{key} = {value} is out of range: use {min} to {max}"),
+            ));
         }
         Ok(())
     }
@@ -85,7 +95,11 @@ mod tests {
     fn unknown_key_is_named() {
         let e = parse_config::<Cfg>(r#"{"min_peer": 3}"#).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("min_peer"));
-        assert!(e.message.contains("unknown field `min_peer`"), "{}", e.message);
+        assert!(
+            e.message.contains("unknown field `min_peer`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -107,6 +121,9 @@ mod tests {
     #[test]
     fn range_check_names_key_and_bounds() {
         let e = ConfigError::check_range("ratio", 1.5, 0.0, 1.0).unwrap_err();
-        assert_eq!(describe(&e), "key `ratio`: ratio = 1.5 is out of range: use 0 to 1");
+        assert_eq!(
+            describe(&e),
+            "key `ratio`: ratio = 1.5 is out of range: use 0 to 1"
+        );
     }
 }

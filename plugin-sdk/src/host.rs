@@ -48,7 +48,10 @@ pub fn query(
 ) -> Result<SeriesData, String> {
     let q = SeriesQuery {
         name: name.to_string(),
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         from_ms,
         to_ms,
         limit,
@@ -86,7 +89,8 @@ pub mod state {
 
     /// Store a JSON value under `key`.
     pub fn set_json<T: Serialize>(key: &str, value: &T) -> Result<(), String> {
-        let bytes = serde_json::to_vec(value).map_err(|e| format!("cannot encode state {key}: {e}"))?;
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| format!("cannot encode state {key}: {e}"))?;
         set(key, &bytes)
     }
 }

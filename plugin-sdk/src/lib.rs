@@ -87,7 +87,9 @@ pub mod bindings {
 }
 
 #[doc(inline)]
-pub use bindings::exports::vigil::plugin::plugin::{ConfigError, ConfigKey, PluginManifest as Manifest};
+pub use bindings::exports::vigil::plugin::plugin::{
+    ConfigError, ConfigKey, PluginManifest as Manifest,
+};
 #[doc(inline)]
 pub use bindings::vigil::plugin::inputs::{
     BlockOutcome, ClientVersion, ConsensusNode, Disk, EpochInput, ExecutionNode, Input,
@@ -161,9 +163,9 @@ pub mod prelude {
     pub use crate::stats::{RatioSum, Window, linear_fit};
     pub use crate::threshold::{Streaks, Threshold};
     pub use crate::{
-        AlertCondition, BlockOutcome, Check, CheckStatus, ConfigError, ConsensusNode,
-        EpochInput, Error, ExecutionNode, Input, InputKind, Manifest, NodeInput, Output,
-        Plugin, Recommendation, ResetInput, SeriesPoint, Severity, SlotInput, SubjectScore,
+        AlertCondition, BlockOutcome, Check, CheckStatus, ConfigError, ConsensusNode, EpochInput,
+        Error, ExecutionNode, Input, InputKind, Manifest, NodeInput, Output, Plugin,
+        Recommendation, ResetInput, SeriesPoint, Severity, SlotInput, SubjectScore,
         ValidatorColumns, ValidatorScores, export_plugin,
     };
     pub use serde::{Deserialize, Serialize};
@@ -227,10 +229,14 @@ macro_rules! export_plugin {
                 fn manifest() -> $crate::Manifest {
                     $crate::__private::manifest::<$plugin>()
                 }
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), $crate::ConfigError> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), $crate::ConfigError> {
                     INSTANCE.with(|p| $crate::__private::configure(&mut *p.borrow_mut(), &config))
                 }
-                fn evaluate(input: $crate::Input) -> ::core::result::Result<$crate::Output, ::std::string::String> {
+                fn evaluate(
+                    input: $crate::Input,
+                ) -> ::core::result::Result<$crate::Output, ::std::string::String> {
                     INSTANCE.with(|p| $crate::__private::evaluate(&mut *p.borrow_mut(), input))
                 }
             }

@@ -38,7 +38,11 @@ impl Manifest {
                 let default_value = Some(json_to_toml_text(&value));
                 match self.config_keys.iter_mut().find(|k| k.name == name) {
                     Some(k) => k.default_value = default_value,
-                    None => self.config_keys.push(ConfigKey { name, description: String::new(), default_value }),
+                    None => self.config_keys.push(ConfigKey {
+                        name,
+                        description: String::new(),
+                        default_value,
+                    }),
                 }
             }
         }
@@ -79,7 +83,10 @@ mod tests {
     }
     impl Default for Cfg {
         fn default() -> Self {
-            Cfg { min_peers: 5, window: "1h".into() }
+            Cfg {
+                min_peers: 5,
+                window: "1h".into(),
+            }
         }
     }
 
@@ -91,7 +98,11 @@ mod tests {
             .subscribe(InputKind::Node)
             .subscribe(InputKind::Node);
         assert_eq!(m.subscribes.len(), 1);
-        let k = m.config_keys.iter().find(|k| k.name == "min_peers").unwrap();
+        let k = m
+            .config_keys
+            .iter()
+            .find(|k| k.name == "min_peers")
+            .unwrap();
         assert_eq!(k.default_value.as_deref(), Some("5"));
         assert_eq!(k.description, "fewest peers before raising");
         let w = m.config_keys.iter().find(|k| k.name == "window").unwrap();

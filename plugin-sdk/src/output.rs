@@ -8,6 +8,8 @@ use crate::{
 /// The host keeps at most this many validators per alert; the count says how many more.
 pub const MAX_ALERT_VALIDATORS: usize = 100;
 
+// `derive(Default)` is not available on generated types: written out.
+#[allow(clippy::derivable_impls)]
 impl Default for Output {
     fn default() -> Output {
         Output {
@@ -47,7 +49,13 @@ impl Output {
     }
 
     /// Report per-validator scores (0..100) for one component and window.
-    pub fn scores(&mut self, component: &str, window: &str, validators: Vec<u64>, values: Vec<f64>) -> &mut Output {
+    pub fn scores(
+        &mut self,
+        component: &str,
+        window: &str,
+        validators: Vec<u64>,
+        values: Vec<f64>,
+    ) -> &mut Output {
         self.scores.push(ValidatorScores {
             component: component.to_string(),
             window: window.to_string(),
@@ -125,7 +133,12 @@ impl AlertCondition {
 
 impl Check {
     fn make(name: &str, status: CheckStatus, text: impl Into<String>) -> Check {
-        Check { name: name.to_string(), subject: Vec::new(), status, text: text.into() }
+        Check {
+            name: name.to_string(),
+            subject: Vec::new(),
+            status,
+            text: text.into(),
+        }
     }
     /// A passing check.
     pub fn ok(name: &str, text: impl Into<String>) -> Check {
@@ -149,7 +162,12 @@ impl Check {
 impl SeriesPoint {
     /// A point of series `name` (snake_case with unit suffix) at the input's time.
     pub fn new(name: &str, value: f64) -> SeriesPoint {
-        SeriesPoint { name: name.to_string(), labels: Vec::new(), value, timestamp_ms: None }
+        SeriesPoint {
+            name: name.to_string(),
+            labels: Vec::new(),
+            value,
+            timestamp_ms: None,
+        }
     }
     /// Add a label.
     pub fn label(mut self, name: &str, value: impl ToString) -> SeriesPoint {
@@ -189,7 +207,12 @@ impl Recommendation {
 impl SubjectScore {
     /// A 0..100 score for `subject`.
     pub fn new(component: &str, window: &str, value: f64) -> SubjectScore {
-        SubjectScore { subject: Vec::new(), component: component.to_string(), window: window.to_string(), value }
+        SubjectScore {
+            subject: Vec::new(),
+            component: component.to_string(),
+            window: window.to_string(),
+            value,
+        }
     }
     /// Add a subject label.
     pub fn subject(mut self, name: &str, value: impl ToString) -> SubjectScore {

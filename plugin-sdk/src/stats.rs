@@ -14,7 +14,10 @@ pub struct Window {
 impl Window {
     /// A window keeping the last `capacity` values (at least 1).
     pub fn new(capacity: usize) -> Window {
-        Window { capacity: capacity.max(1), values: VecDeque::new() }
+        Window {
+            capacity: capacity.max(1),
+            values: VecDeque::new(),
+        }
     }
 
     /// Add a value, dropping the oldest when full. NaN is ignored.

@@ -30,13 +30,16 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// A series identity: name and labels sorted by name.
+pub type SeriesId = (String, Vec<(String, String)>);
+
 /// In-memory stand-in for the host's imports.
 #[derive(Debug, Default, Clone)]
 pub struct TestHost {
     /// The plugin's persistent state.
     pub state: BTreeMap<String, Vec<u8>>,
     /// Series served to `host::query`, keyed by name and sorted labels.
-    pub series: BTreeMap<(String, Vec<(String, String)>), Vec<(i64, f64)>>,
+    pub series: BTreeMap<SeriesId, Vec<(i64, f64)>>,
     /// What `host::now` answers.
     pub now_ms: i64,
     /// Every line the plugin logged.
@@ -63,10 +66,20 @@ pub mod native_host {
         labels.sort();
         HOST.with(|h| {
             let h = h.borrow();
-            let points = h.series.get(&(q.name.clone(), labels)).cloned().unwrap_or_default();
-            let mut sel: Vec<(i64, f64)> =
-                points.into_iter().filter(|(t, _)| *t >= q.from_ms && *t <= q.to_ms).collect();
-            let limit = if q.limit == 0 { 10_000 } else { q.limit as usize };
+            let points = h
+                .series
+                .get(&(q.name.clone(), labels))
+                .cloned()
+                .unwrap_or_default();
+            let mut sel: Vec<(i64, f64)> = points
+                .into_iter()
+                .filter(|(t, _)| *t >= q.from_ms && *t <= q.to_ms)
+                .collect();
+            let limit = if q.limit == 0 {
+                10_000
+            } else {
+                q.limit as usize
+            };
             if sel.len() > limit {
                 sel.drain(..sel.len() - limit);
             }
@@ -81,10 +94,16 @@ pub mod native_host {
     }
     pub fn state_set(key: &str, value: &[u8]) -> Result<(), String> {
         if key.len() > 256 {
-            return Err(format!("state key is {} bytes; the limit is 256", key.len()));
+            return Err(format!(
+                "state key is {} bytes; the limit is 256",
+                key.len()
+            ));
         }
         if value.len() > 1 << 20 {
-            return Err(format!("state value is {} bytes; the limit is 1 MiB", value.len()));
+            return Err(format!(
+                "state value is {} bytes; the limit is 1 MiB",
+                value.len()
+            ));
         }
         HOST.with(|h| h.borrow_mut().state.insert(key.to_string(), value.to_vec()));
         Ok(())
@@ -104,16 +123,23 @@ pub struct Harness<P: Plugin> {
 impl<P: Plugin> Harness<P> {
     /// A plugin configured from the TOML body of its `[plugin.<name>]` table.
     pub fn with_toml(toml_text: &str) -> Result<Self, ConfigError> {
-        let table: toml::Table = toml_text
-            .parse()
-            .map_err(|e| ConfigError { key: None, message: format!("invalid TOML: {e}") })?;
-        let json = serde_json::to_string(&table).map_err(|e| ConfigError { key: None, message: e.to_string() })?;
+        let table: toml::Table = toml_text.parse().map_err(|e| ConfigError {
+            key: None,
+            message: format!("invalid TOML: {e}"),
+        })?;
+        let json = serde_json::to_string(&table).map_err(|e| ConfigError {
+            key: None,
+            message: e.to_string(),
+        })?;
         Self::with_json(&json)
     }
 
     /// A plugin configured from JSON, exactly what the host passes to `configure`.
     pub fn with_json(json: &str) -> Result<Self, ConfigError> {
-        let mut h = Harness { plugin: P::default(), host: TestHost::default() };
+        let mut h = Harness {
+            plugin: P::default(),
+            host: TestHost::default(),
+        };
         h.configure_json(json)?;
         Ok(h)
     }
@@ -133,12 +159,34 @@ impl<P: Plugin> Harness<P> {
         }
         let snapshot = self.host.state.clone();
         let plugin = &mut self.plugin;
-        let result = with_host(&mut self.host, || crate::__private::evaluate(plugin, input.clone()));
+        let result = with_host(&mut self.host, || {
+            crate::__private::evaluate(plugin, input.clone())
+        });
         let checked = result.and_then(|out| validate_output(&out).map(|()| out));
         if checked.is_err() {
             self.host.state = snapshot;
         }
         checked
+    }
+
+    /// Evaluate without cloning the input or validating the output: the plugin's own
+    /// cost, for benchmarks comparing native and sandboxed runs.
+    pub fn evaluate_borrowed(&mut self, input: &Input) -> Result<Output, String> {
+        let plugin = &mut self.plugin;
+        with_host(&mut self.host, || {
+            let mut out = Output::default();
+            plugin
+                .evaluate(input, &mut out)
+                .map(|()| out)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Evaluate through the same entry point the component export uses, taking the
+    /// input by value as the export does: a native plugin behind the same interface.
+    pub fn evaluate_owned(&mut self, input: Input) -> Result<Output, String> {
+        let plugin = &mut self.plugin;
+        with_host(&mut self.host, || crate::__private::evaluate(plugin, input))
     }
 
     /// Simulate a restart: a fresh instance that keeps the persistent state.
@@ -162,12 +210,17 @@ fn with_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
 
 /// The observation time of an input, Unix ms, when it has one.
 pub fn input_time_ms(input: &Input) -> Option<i64> {
-    let slot_time = |n: &NetworkInfo, slot: u64| (n.genesis_time as i64 + slot as i64 * n.seconds_per_slot as i64) * 1000;
+    let slot_time = |n: &NetworkInfo, slot: u64| {
+        (n.genesis_time as i64 + slot as i64 * n.seconds_per_slot as i64) * 1000
+    };
     match input {
         Input::Node(n) => Some(n.timestamp_ms),
         Input::Reset(r) => Some(r.detected_at_ms),
         Input::Slot(s) => Some(slot_time(&s.network, s.slot)),
-        Input::Epoch(e) => Some(slot_time(&e.network, (e.epoch + 1) * e.network.slots_per_epoch as u64)),
+        Input::Epoch(e) => Some(slot_time(
+            &e.network,
+            (e.epoch + 1) * e.network.slots_per_epoch as u64,
+        )),
     }
 }
 
@@ -175,11 +228,17 @@ pub fn input_time_ms(input: &Input) -> Option<i64> {
 /// refuse: names, label keys, score ranges, column lengths.
 pub fn validate_output(out: &Output) -> Result<(), String> {
     fn name_ok(s: &str) -> bool {
-        !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     }
     for a in &out.alerts {
         if !name_ok(&a.name) {
-            return Err(format!("alert name {:?} must be snake_case ASCII, 1-128 chars", a.name));
+            return Err(format!(
+                "alert name {:?} must be snake_case ASCII, 1-128 chars",
+                a.name
+            ));
         }
     }
     for s in &out.scores {
@@ -193,20 +252,32 @@ pub fn validate_output(out: &Output) -> Result<(), String> {
             ));
         }
         if let Some(v) = s.values.iter().find(|v| !(0.0..=100.0).contains(*v)) {
-            return Err(format!("scores {}/{}: value {v} is outside 0..100", s.component, s.window));
+            return Err(format!(
+                "scores {}/{}: value {v} is outside 0..100",
+                s.component, s.window
+            ));
         }
     }
     for s in &out.subject_scores {
         if !(0.0..=100.0).contains(&s.value) {
-            return Err(format!("score {}/{}: value {} is outside 0..100", s.component, s.window, s.value));
+            return Err(format!(
+                "score {}/{}: value {} is outside 0..100",
+                s.component, s.window, s.value
+            ));
         }
     }
     for p in &out.series {
         if !name_ok(&p.name) {
-            return Err(format!("series name {:?} must be snake_case ASCII, 1-128 chars", p.name));
+            return Err(format!(
+                "series name {:?} must be snake_case ASCII, 1-128 chars",
+                p.name
+            ));
         }
         if !p.value.is_finite() {
-            return Err(format!("series {}: value {} is not finite", p.name, p.value));
+            return Err(format!(
+                "series {}: value {} is not finite",
+                p.name, p.value
+            ));
         }
     }
     for c in &out.checks {
@@ -220,7 +291,8 @@ pub fn validate_output(out: &Output) -> Result<(), String> {
 /// Read a JSON fixture: one [`Input`], or a list of them.
 pub fn load_inputs(path: impl AsRef<Path>) -> Result<Vec<Input>, String> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     let items = match value {
@@ -230,7 +302,9 @@ pub fn load_inputs(path: impl AsRef<Path>) -> Result<Vec<Input>, String> {
     items
         .into_iter()
         .enumerate()
-        .map(|(i, v)| serde_json::from_value(v).map_err(|e| format!("{} input #{i}: {e}", path.display())))
+        .map(|(i, v)| {
+            serde_json::from_value(v).map_err(|e| format!("{} input #{i}: {e}", path.display()))
+        })
         .collect()
 }
 
@@ -300,7 +374,12 @@ pub fn consensus_node(name: &str, peers: u64) -> ConsensusNode {
 pub fn epoch_input(epoch: u64, n: usize) -> EpochInput {
     let mut v = ValidatorColumns::with_capacity(n);
     for i in 0..n as u64 {
-        v.push_unknown(i, ValidatorStatus::ActiveOngoing, 32_000_000_000, 32_000_000_000);
+        v.push_unknown(
+            i,
+            ValidatorStatus::ActiveOngoing,
+            32_000_000_000,
+            32_000_000_000,
+        );
     }
     EpochInput {
         network: network(),

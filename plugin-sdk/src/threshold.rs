@@ -55,18 +55,27 @@ pub fn severity_rank(s: Severity) -> u8 {
 /// Consecutive bad observations per subject: "raise after N in a row". Keep it in
 /// [`crate::host::state`] with `get_json`/`set_json` so a restart does not reset the
 /// counts. Only subjects with a running streak are stored, so 10k healthy validators
-/// cost nothing.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Streaks {
-    counts: BTreeMap<String, u32>,
+/// cost nothing. Key by validator index (`Streaks<u64>`) in per-validator loops: no
+/// allocation per validator; by `String` for nodes or other named subjects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Streaks<K: Ord = String> {
+    counts: BTreeMap<K, u32>,
 }
 
-impl Streaks {
+impl<K: Ord> Default for Streaks<K> {
+    fn default() -> Self {
+        Streaks {
+            counts: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone> Streaks<K> {
     /// Record one observation of `subject`: bad extends its streak, good ends it.
     /// Returns the streak length after this observation.
-    pub fn observe(&mut self, subject: &str, bad: bool) -> u32 {
+    pub fn observe(&mut self, subject: &K, bad: bool) -> u32 {
         if bad {
-            let c = self.counts.entry(subject.to_string()).or_insert(0);
+            let c = self.counts.entry(subject.clone()).or_insert(0);
             *c = c.saturating_add(1);
             *c
         } else {
@@ -75,18 +84,30 @@ impl Streaks {
         }
     }
 
+    /// Set the streak of `subject` (0 removes it).
+    pub fn set(&mut self, subject: K, run: u32) {
+        if run == 0 {
+            self.counts.remove(&subject);
+        } else {
+            self.counts.insert(subject, run);
+        }
+    }
+
     /// The current streak of `subject`.
-    pub fn get(&self, subject: &str) -> u32 {
+    pub fn get(&self, subject: &K) -> u32 {
         self.counts.get(subject).copied().unwrap_or(0)
     }
 
     /// Subjects whose streak is at least `n`, with their lengths.
-    pub fn at_least(&self, n: u32) -> impl Iterator<Item = (&str, u32)> {
-        self.counts.iter().filter(move |(_, c)| **c >= n).map(|(s, c)| (s.as_str(), *c))
+    pub fn at_least(&self, n: u32) -> impl Iterator<Item = (&K, u32)> {
+        self.counts
+            .iter()
+            .filter(move |(_, c)| **c >= n)
+            .map(|(s, c)| (s, *c))
     }
 
     /// Forget subjects not in `keep` (validators no longer watched).
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
         self.counts.retain(|s, _| keep(s));
     }
 
@@ -107,7 +128,10 @@ mod tests {
 
     #[test]
     fn classify_picks_most_severe() {
-        let levels = [(Threshold::Below(10.0), Severity::Medium), (Threshold::Below(3.0), Severity::Critical)];
+        let levels = [
+            (Threshold::Below(10.0), Severity::Medium),
+            (Threshold::Below(3.0), Severity::Critical),
+        ];
         assert_eq!(Threshold::classify(&levels, 2.0), Some(Severity::Critical));
         assert_eq!(Threshold::classify(&levels, 5.0), Some(Severity::Medium));
         assert_eq!(Threshold::classify(&levels, 10.0), None);
@@ -115,13 +139,21 @@ mod tests {
 
     #[test]
     fn streaks_count_consecutive_only() {
-        let mut s = Streaks::default();
-        assert_eq!(s.observe("6", true), 1);
-        assert_eq!(s.observe("6", true), 2);
-        assert_eq!(s.observe("7", true), 1);
-        assert_eq!(s.at_least(2).collect::<Vec<_>>(), vec![("6", 2)]);
-        assert_eq!(s.observe("6", false), 0);
-        assert_eq!(s.get("6"), 0);
+        let mut s = Streaks::<u64>::default();
+        assert_eq!(s.observe(&6, true), 1);
+        assert_eq!(s.observe(&6, true), 2);
+        assert_eq!(s.observe(&7, true), 1);
+        assert_eq!(s.at_least(2).collect::<Vec<_>>(), vec![(&6, 2)]);
+        assert_eq!(s.observe(&6, false), 0);
+        assert_eq!(s.get(&6), 0);
         assert_eq!(s.len(), 1);
+        // Named subjects, and a JSON round trip as kept in plugin state.
+        let mut n = Streaks::<String>::default();
+        n.observe(&"bn-1".to_string(), true);
+        let back: Streaks<String> =
+            serde_json::from_str(&serde_json::to_string(&n).unwrap()).unwrap();
+        assert_eq!(back, n);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Streaks<u64>>(&json).unwrap(), s);
     }
 }

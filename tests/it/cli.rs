@@ -8,7 +8,9 @@ use std::time::Duration;
 
 fn vigil() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
-    c.env("NO_COLOR", "1").env_remove("VIGIL_CONFIG").env_remove("RUST_LOG");
+    c.env("NO_COLOR", "1")
+        .env_remove("VIGIL_CONFIG")
+        .env_remove("RUST_LOG");
     c
 }
 
@@ -28,10 +30,22 @@ fn usage_errors_exit_2_failures_exit_1() {
     let core = plugins::path("core-module");
     let (code, _, err) = run(&["plugins", "check", core.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains("a core WebAssembly module, not a component: build plugins with `vigil plugins build"), "{err}");
-    let (code, out, _) = run(&["plugins", "check", plugins::path("node-sync").to_str().unwrap()]);
+    assert!(
+        err.contains(
+            "a core WebAssembly module, not a component: build plugins with `vigil plugins build"
+        ),
+        "{err}"
+    );
+    let (code, out, _) = run(&[
+        "plugins",
+        "check",
+        plugins::path("node-sync").to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
-    assert!(out.contains("is plugin node-sync 0.1.0 (contract vigil:plugin@0.1.0)"), "{out}");
+    assert!(
+        out.contains("is plugin node-sync 0.1.0 (contract vigil:plugin@0.1.0)"),
+        "{out}"
+    );
     assert!(out.contains("[plugin.node-sync] min_peers = 5"), "{out}");
 }
 
@@ -42,39 +56,86 @@ fn config_check_names_file_line_and_key() {
     std::fs::write(&f, "[plugins]\ndir = \"p\"\n\nmax_host_cals = 5\n").unwrap();
     let (code, _, err) = run(&["config", "check", f.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("{}:4: unknown field `max_host_cals`", f.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:4: unknown field `max_host_cals`", f.display())),
+        "{err}"
+    );
 
     // A plugin table checked against the plugin itself.
     std::fs::create_dir_all(dir.path().join("p")).unwrap();
-    std::fs::copy(plugins::path("node-sync"), dir.path().join("p/node-sync.wasm")).unwrap();
-    std::fs::write(&f, "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peer = 3\n").unwrap();
+    std::fs::copy(
+        plugins::path("node-sync"),
+        dir.path().join("p/node-sync.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        &f,
+        "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peer = 3\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["config", "check", f.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(":5: ") && err.contains("unknown field `min_peer`"), "{err}");
-    std::fs::write(&f, "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peers = 3\n").unwrap();
+    assert!(
+        err.contains(":5: ") && err.contains("unknown field `min_peer`"),
+        "{err}"
+    );
+    std::fs::write(
+        &f,
+        "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peers = 3\n",
+    )
+    .unwrap();
     let (code, out, err) = run(&["config", "check", f.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("plugin tables accepted by: node-sync"), "{out}");
+    assert!(
+        out.contains("plugin tables accepted by: node-sync"),
+        "{out}"
+    );
 }
 
 #[test]
 fn plugins_test_prints_findings_and_json() {
     let fixture = crate::support::root().join("tests/fixtures/node-tick.json");
     let wasm = plugins::path("node-sync");
-    let (code, out, err) = run(&["plugins", "test", wasm.to_str().unwrap(), "--input", fixture.to_str().unwrap()]);
+    let (code, out, err) = run(&[
+        "plugins",
+        "test",
+        wasm.to_str().unwrap(),
+        "--input",
+        fixture.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("critical  node_unreachable  node=beacon-2"), "{out}");
-    assert!(out.contains("skip input #1: node-sync does not subscribe to reset"), "{out}");
-    let (code, out, _) =
-        run(&["plugins", "test", wasm.to_str().unwrap(), "--input", fixture.to_str().unwrap(), "--json"]);
+    assert!(
+        out.contains("critical  node_unreachable  node=beacon-2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skip input #1: node-sync does not subscribe to reset"),
+        "{out}"
+    );
+    let (code, out, _) = run(&[
+        "plugins",
+        "test",
+        wasm.to_str().unwrap(),
+        "--input",
+        fixture.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(v["output"]["alerts"][0]["name"], "cl_head_behind");
     // A hostile plugin: the failure is printed, the exit code says so.
-    let (code, _, err) =
-        run(&["plugins", "test", plugins::path("panics").to_str().unwrap(), "--input", fixture.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "plugins",
+        "test",
+        plugins::path("panics").to_str().unwrap(),
+        "--input",
+        fixture.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains("plugin panics: trapped (panic): panicked at"), "{err}");
+    assert!(
+        err.contains("plugin panics: trapped (panic): panicked at"),
+        "{err}"
+    );
 }
 
 /// The daemon end to end: starts on a config, loads a plugin, picks up a new one
@@ -106,18 +167,40 @@ fn daemon_hot_reloads_plugins_and_config() {
         })
     };
     let has = |s: &str| log.lock().unwrap().contains(s);
-    assert!(wait_until(Duration::from_secs(60), || has("started with 1 plugin(s): node-sync")), "{}", log.lock().unwrap());
-    std::fs::copy(plugins::path("counter"), p.join("plugins/counter.wasm")).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || has("plugin loaded")), "{}", log.lock().unwrap());
-    std::fs::write(p.join("vigil.toml"), format!("{cfg}[plugin.node-sync]\nmin_peerz = 1\n")).unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || has("config change refused, the running config stays")),
+        wait_until(Duration::from_secs(60), || has(
+            "started with 1 plugin(s): node-sync"
+        )),
         "{}",
         log.lock().unwrap()
     );
-    assert!(has("vigil.toml:11: unknown field `min_peerz`"), "{}", log.lock().unwrap());
+    std::fs::copy(plugins::path("counter"), p.join("plugins/counter.wasm")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || has("plugin loaded")),
+        "{}",
+        log.lock().unwrap()
+    );
+    std::fs::write(
+        p.join("vigil.toml"),
+        format!("{cfg}[plugin.node-sync]\nmin_peerz = 1\n"),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || has(
+            "config change refused, the running config stays"
+        )),
+        "{}",
+        log.lock().unwrap()
+    );
+    assert!(
+        has("vigil.toml:11: unknown field `min_peerz`"),
+        "{}",
+        log.lock().unwrap()
+    );
     // SIGINT: a clean stop.
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
     let status = child.wait().unwrap();
     reader.join().unwrap();
     assert!(status.success(), "{status}: {}", log.lock().unwrap());

@@ -16,8 +16,21 @@ fn config_text(label: &str, extra: &str) -> String {
 
 fn label_now(d: &Daemon) -> String {
     let ev = d.evaluate(&node_tick(1), 1);
-    let out = ev.results.iter().find(|r| r.plugin == "counter").unwrap().outcome.as_ref().unwrap();
-    out.series[0].labels.iter().find(|(k, _)| k == "label").unwrap().1.clone()
+    let out = ev
+        .results
+        .iter()
+        .find(|r| r.plugin == "counter")
+        .unwrap()
+        .outcome
+        .as_ref()
+        .unwrap();
+    out.series[0]
+        .labels
+        .iter()
+        .find(|(k, _)| k == "label")
+        .unwrap()
+        .1
+        .clone()
 }
 
 fn start(dir: &Path) -> Arc<Daemon> {
@@ -38,7 +51,10 @@ fn valid_change_applies_through_the_watcher() {
     let tmp = dir.path().join(".vigil.toml.swp");
     std::fs::write(&tmp, config_text("b", "")).unwrap();
     std::fs::rename(&tmp, dir.path().join("vigil.toml")).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || label_now(&d) == "b"), "new plugin config never applied");
+    assert!(
+        wait_until(Duration::from_secs(30), || label_now(&d) == "b"),
+        "new plugin config never applied"
+    );
     assert!(d.config().source.contains("label = \"b\""));
 }
 
@@ -57,20 +73,34 @@ fn invalid_changes_are_refused_whole_with_line_and_key() {
     // Unknown key (a typo) — and a valid plugin change in the same edit is not applied.
     let e = refused(config_text("b", "\n[plugins.extra]\n").replace("cpu_deadline", "cpu_dedline"));
     assert_eq!((e.line, e.key.as_deref()), (Some(6), Some("cpu_dedline")));
-    assert!(e.to_string().contains("vigil.toml:6: unknown field `cpu_dedline`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("vigil.toml:6: unknown field `cpu_dedline`"),
+        "{e}"
+    );
     // Wrong type.
     let e = refused(config_text("a", "").replace("\"500ms\"", "500"));
     assert_eq!(e.line, Some(6));
     // Out of range.
-    let e = refused(config_text("a", "").replace("cpu_deadline = \"500ms\"", "memory_limit_mib = 0"));
-    assert_eq!((e.line, e.key.as_deref()), (Some(6), Some("plugins.memory_limit_mib")));
+    let e =
+        refused(config_text("a", "").replace("cpu_deadline = \"500ms\"", "memory_limit_mib = 0"));
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(6), Some("plugins.memory_limit_mib"))
+    );
     // Refused by the plugin itself, naming its key.
     let e = refused(config_text("refuse", ""));
-    assert_eq!((e.line, e.key.as_deref()), (Some(9), Some("plugin.counter.label")));
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(9), Some("plugin.counter.label"))
+    );
     assert!(e.message.contains("refused on purpose"), "{e}");
     // Unknown key inside a plugin table, caught by the plugin's typed config.
     let e = refused(config_text("a", "lable = \"x\"\n"));
-    assert_eq!((e.line, e.key.as_deref()), (Some(10), Some("plugin.counter.lable")));
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(10), Some("plugin.counter.lable"))
+    );
     // A good file afterwards applies.
     std::fs::write(&file, config_text("c", "")).unwrap();
     assert!(d.reload_config().unwrap());
@@ -81,7 +111,11 @@ fn invalid_changes_are_refused_whole_with_line_and_key() {
 fn every_shipped_config_is_valid() {
     let root = crate::support::root();
     let mut files = vec![root.join("config/vigil.toml")];
-    for e in std::fs::read_dir(root.join("config/examples")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(root.join("config/examples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if e.path().extension().is_some_and(|x| x == "toml") {
             files.push(e.path());
         }
@@ -103,7 +137,8 @@ fn invalid_example_configs_fail_with_the_expected_message() {
             continue;
         }
         let text = std::fs::read_to_string(&p).unwrap();
-        let err = vigil::config::load_str(Path::new("vigil.toml"), &text).expect_err(&format!("{} must fail", p.display()));
+        let err = vigil::config::load_str(Path::new("vigil.toml"), &text)
+            .expect_err(&format!("{} must fail", p.display()));
         let expected = std::fs::read_to_string(p.with_extension("err")).unwrap();
         assert_eq!(err.to_string(), expected.trim_end(), "{}", p.display());
         n += 1;

@@ -13,7 +13,8 @@ fn network() -> NetworkInfo {
         name: "devnet".into(),
         iteration: 1,
         genesis_time: 1_795_381_736,
-        genesis_validators_root: "0x270d43e74ce340de4bca2b1936beca0f4f5408d9e78aec4850920baf659d5b69".into(),
+        genesis_validators_root:
+            "0x270d43e74ce340de4bca2b1936beca0f4f5408d9e78aec4850920baf659d5b69".into(),
         chain_id: None,
         seconds_per_slot: 2,
         slots_per_epoch: 8,
@@ -34,12 +35,20 @@ fn epoch(e: u64) -> Input {
         finalized: false,
         validators: ValidatorColumns {
             index: (0..n as u64).collect(),
-            status: vec![ValidatorStatus::ActiveOngoing; n],
+            status: vec![2; n], // active_ongoing
             slashed: vec![0; n],
-            balance: col(&|i| if offline(i) { 32_041_800_000 } else { 32_098_700_000 }),
+            balance: col(&|i| {
+                if offline(i) {
+                    32_041_800_000
+                } else {
+                    32_098_700_000
+                }
+            }),
             effective_balance: vec![32_000_000_000; n],
             attested: (0..n).map(|i| if offline(i) { 0 } else { 1 }).collect(),
-            inclusion_delay: (0..n).map(|i| if offline(i) { UNKNOWN_U64 } else { 1 }).collect(),
+            inclusion_delay: (0..n)
+                .map(|i| if offline(i) { UNKNOWN_U64 } else { 1 })
+                .collect(),
             earliest_inclusion_delay: vec![1; n],
             head_ok: (0..n).map(|i| if offline(i) { 0 } else { 1 }).collect(),
             target_ok: (0..n).map(|i| if offline(i) { 0 } else { 1 }).collect(),
@@ -61,7 +70,11 @@ fn epoch(e: u64) -> Input {
             sync_reward: col(&|i| if offline(i) { -1_432 } else { 1_432 }),
             deposits: vec![0; n],
             withdrawals: vec![0; n],
-            labels: vec![LabelColumn { name: "node".into(), values: vec!["beacon-1".into()], codes: vec![0; n] }],
+            labels: vec![LabelColumn {
+                name: "node".into(),
+                values: vec!["beacon-1".into()],
+                codes: vec![0; n],
+            }],
         },
         proposals: Vec::new(),
         upcoming_proposals: Vec::new(),
@@ -85,20 +98,32 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
 
     let first = eval.evaluate(&epoch(13), 1_000);
-    let out = first.results[0].outcome.as_ref().expect("epoch 13 evaluates");
-    assert!(out.alerts.is_empty(), "one missed epoch stays below the default of 2");
+    let out = first.results[0]
+        .outcome
+        .as_ref()
+        .expect("epoch 13 evaluates");
+    assert!(
+        out.alerts.is_empty(),
+        "one missed epoch stays below the default of 2"
+    );
     assert_eq!(out.series.len(), 1);
     assert_eq!(out.series[0].name, "validators_missing_streak");
     assert_eq!(out.series[0].value, 2.0);
 
     let second = eval.evaluate(&epoch(14), 2_000);
     assert_eq!(second.generation, first.generation);
-    let out = second.results[0].outcome.as_ref().expect("epoch 14 evaluates");
+    let out = second.results[0]
+        .outcome
+        .as_ref()
+        .expect("epoch 14 evaluates");
     assert_eq!(out.alerts.len(), 1);
     let a = &out.alerts[0];
     assert_eq!(a.name, "attestations_missed");
     assert_eq!(a.severity, Severity::Critical);
-    assert_eq!(a.subject, vec![("node".to_string(), "beacon-1".to_string())]);
+    assert_eq!(
+        a.subject,
+        vec![("node".to_string(), "beacon-1".to_string())]
+    );
     assert_eq!(a.validators, vec![6, 7]);
     assert_eq!(a.affected_count, 2);
     assert_eq!(a.value, Some(2.0));
@@ -108,38 +133,92 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         "2 validator(s) missed attestations for 2 consecutive epochs (up to epoch 14): 6, 7"
     );
     // The plugin's state reached the store through the host, and its series too.
-    assert_eq!(env.store.plugin_state_keys("missed-streak").unwrap(), vec!["tracker".to_string()]);
-    let tracker: serde_json::Value =
-        serde_json::from_slice(&env.store.plugin_state_get("missed-streak", "tracker").unwrap().unwrap()).unwrap();
+    assert_eq!(
+        env.store.plugin_state_keys("missed-streak").unwrap(),
+        vec!["tracker".to_string()]
+    );
+    let tracker: serde_json::Value = serde_json::from_slice(
+        &env.store
+            .plugin_state_get("missed-streak", "tracker")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(tracker["last_epoch"], 14);
     let key = vigil::store::SeriesKey::new("validators_missing_streak", &[]);
-    assert_eq!(env.store.series_range(&key, 0, 10_000, 10).unwrap(), vec![(1_000, 2.0), (2_000, 2.0)]);
+    assert_eq!(
+        env.store.series_range(&key, 0, 10_000, 10).unwrap(),
+        vec![(1_000, 2.0), (2_000, 2.0)]
+    );
 }
 
 #[test]
 fn node_fixture_round_trips_field_by_field() {
     let env = Env::new(test_limits(), &["node-sync"]);
     env.registry.scan();
-    let inputs = vigil::cli::read_inputs(&crate::support::root().join("tests/fixtures/node-tick.json")).unwrap();
+    let inputs =
+        vigil::cli::read_inputs(&crate::support::root().join("tests/fixtures/node-tick.json"))
+            .unwrap();
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
     let ev = eval.evaluate(&inputs[0], vigil::cli::input_time_ms(&inputs[0]));
     let out = ev.results[0].outcome.as_ref().expect("node-sync evaluates");
-    let got: Vec<(&str, Severity, String, Option<f64>, Option<f64>)> = out
+    type Row<'a> = (&'a str, Severity, String, Option<f64>, Option<f64>);
+    let got: Vec<Row> = out
         .alerts
         .iter()
-        .map(|a| (a.name.as_str(), a.severity, a.subject[0].1.clone(), a.value, a.threshold))
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.severity,
+                a.subject[0].1.clone(),
+                a.value,
+                a.threshold,
+            )
+        })
         .collect();
     assert_eq!(
         got,
         vec![
-            ("cl_head_behind", Severity::High, "beacon-1".to_string(), Some(7.0), Some(3.0)),
-            ("cl_peers_low", Severity::Medium, "beacon-1".to_string(), Some(2.0), Some(5.0)),
-            ("node_unreachable", Severity::Critical, "beacon-2".to_string(), None, None),
-            ("el_peers_low", Severity::Medium, "ganache".to_string(), Some(0.0), Some(3.0)),
+            (
+                "cl_head_behind",
+                Severity::High,
+                "beacon-1".to_string(),
+                Some(7.0),
+                Some(3.0)
+            ),
+            (
+                "cl_peers_low",
+                Severity::Medium,
+                "beacon-1".to_string(),
+                Some(2.0),
+                Some(5.0)
+            ),
+            (
+                "node_unreachable",
+                Severity::Critical,
+                "beacon-2".to_string(),
+                None,
+                None
+            ),
+            (
+                "el_peers_low",
+                Severity::Medium,
+                "ganache".to_string(),
+                Some(0.0),
+                Some(3.0)
+            ),
         ]
     );
-    assert!(out.alerts[2].summary.contains("connection refused (http://127.0.0.1:5053)"));
-    let checks: Vec<(&str, CheckStatus)> = out.checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
+    assert!(
+        out.alerts[2]
+            .summary
+            .contains("connection refused (http://127.0.0.1:5053)")
+    );
+    let checks: Vec<(&str, CheckStatus)> = out
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
     assert_eq!(
         checks,
         vec![
@@ -148,7 +227,10 @@ fn node_fixture_round_trips_field_by_field() {
             ("execution_synced", CheckStatus::Warn)
         ]
     );
-    assert_eq!(out.series[0].labels, vec![("node".to_string(), "beacon-1".to_string())]);
+    assert_eq!(
+        out.series[0].labels,
+        vec![("node".to_string(), "beacon-1".to_string())]
+    );
     // The reset input in the same fixture is not for node-sync: nobody evaluates it.
     let ev = eval.evaluate(&inputs[1], 0);
     assert!(ev.results.is_empty());

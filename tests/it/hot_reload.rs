@@ -17,9 +17,23 @@ fn counter_seen(ev: &vigil::evaluate::Evaluation) -> Vec<(u64, String, u64)> {
         .filter(|r| r.plugin == "counter")
         .map(|r| {
             let out = r.outcome.as_ref().expect("counter never fails");
-            let seq = out.series.iter().find(|p| p.name == "counter_seq").expect("seq");
-            let calls = out.series.iter().find(|p| p.name == "counter_calls").expect("calls");
-            let version = seq.labels.iter().find(|(k, _)| k == "version").expect("version").1.clone();
+            let seq = out
+                .series
+                .iter()
+                .find(|p| p.name == "counter_seq")
+                .expect("seq");
+            let calls = out
+                .series
+                .iter()
+                .find(|p| p.name == "counter_calls")
+                .expect("calls");
+            let version = seq
+                .labels
+                .iter()
+                .find(|(k, _)| k == "version")
+                .expect("version")
+                .1
+                .clone();
             (seq.value as u64, version, calls.value as u64)
         })
         .collect()
@@ -30,13 +44,22 @@ fn swaps_under_load_lose_and_double_nothing() {
     let env = Env::new(test_limits(), &["counter"]);
     assert_eq!(env.registry.scan().added, vec!["counter"]);
     let registry = env.registry.clone();
-    let _watch = watch::watch_dir(&env.plugin_dir(), watch::is_plugin_file, watch::RESCAN, move || {
-        registry.scan();
-    })
+    let _watch = watch::watch_dir(
+        &env.plugin_dir(),
+        watch::is_plugin_file,
+        watch::RESCAN,
+        move || {
+            registry.scan();
+        },
+    )
     .expect("watch");
 
-    let eval = Arc::new(Evaluator::new(env.registry.clone(), Some(env.store.clone())));
-    let seen: Arc<Mutex<Vec<(u64, Vec<(u64, String, u64)>)>>> = Arc::default();
+    let eval = Arc::new(Evaluator::new(
+        env.registry.clone(),
+        Some(env.store.clone()),
+    ));
+    type Seen = Vec<(u64, Vec<(u64, String, u64)>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let runner = {
         let (eval, seen, stop) = (eval.clone(), seen.clone(), stop.clone());
@@ -50,25 +73,49 @@ fn swaps_under_load_lose_and_double_nothing() {
             }
         })
     };
-    let latest_version = || seen.lock().unwrap().last().and_then(|(_, c)| c.first().map(|c| c.1.clone()));
-    assert!(wait_until(Duration::from_secs(30), || latest_version().as_deref() == Some("1")));
+    let latest_version = || {
+        seen.lock()
+            .unwrap()
+            .last()
+            .and_then(|(_, c)| c.first().map(|c| c.1.clone()))
+    };
+    assert!(wait_until(Duration::from_secs(30), || latest_version()
+        .as_deref()
+        == Some("1")));
 
     // 1. In-place write (truncate, then write): what `>` redirection and some editors do.
-    std::fs::write(env.plugin_file("counter"), std::fs::read(plugins::path("counter-v2")).unwrap()).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || latest_version().as_deref() == Some("2")), "v2 never answered");
+    std::fs::write(
+        env.plugin_file("counter"),
+        std::fs::read(plugins::path("counter-v2")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || latest_version().as_deref()
+            == Some("2")),
+        "v2 never answered"
+    );
 
     // 2. Write-and-rename: what `cp` to a temp name, editors and `vigil plugins build` do.
     let tmp = env.plugin_dir().join(".counter.wasm.tmp");
     std::fs::write(&tmp, std::fs::read(plugins::path("counter")).unwrap()).unwrap();
     std::fs::rename(&tmp, env.plugin_file("counter")).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || latest_version().as_deref() == Some("1")), "v1 never came back");
+    assert!(
+        wait_until(Duration::from_secs(30), || latest_version().as_deref()
+            == Some("1")),
+        "v1 never came back"
+    );
 
     stop.store(true, Ordering::Relaxed);
     runner.join().unwrap();
     let seen = seen.lock().unwrap();
     // Every evaluation was judged by exactly one counter, given its own seq.
     for (seq, counters) in seen.iter() {
-        assert_eq!(counters.len(), 1, "evaluation {seq} saw {} counters", counters.len());
+        assert_eq!(
+            counters.len(),
+            1,
+            "evaluation {seq} saw {} counters",
+            counters.len()
+        );
         assert_eq!(counters[0].0, *seq, "evaluation {seq} got another input");
     }
     // Versions change in two clean steps: 1…1 2…2 1…1.
@@ -123,7 +170,13 @@ fn removing_the_file_removes_the_plugin() {
     std::fs::remove_file(env.plugin_file("counter")).unwrap();
     let report = env.registry.scan();
     assert_eq!(report.removed, vec!["counter"]);
-    let names: Vec<String> = env.registry.current().plugins.iter().map(|p| p.name().to_string()).collect();
+    let names: Vec<String> = env
+        .registry
+        .current()
+        .plugins
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
     assert_eq!(names, vec!["node-sync"]);
 }
 
@@ -138,13 +191,23 @@ fn state_survives_a_restart() {
     let store_path = env.store.path().to_path_buf();
     let plugin_dir = env.plugin_dir();
     drop(eval);
-    let Env { dir, store, registry } = env;
+    let Env {
+        dir,
+        store,
+        registry,
+    } = env;
     drop(registry);
     drop(store);
     // A new process: new store handle, new runtime, new registry, same files.
     let store = Arc::new(vigil::store::Store::open(&store_path).unwrap());
-    let rt = Arc::new(vigil::plugins::Runtime::new(test_limits(), None, Some(store.clone())).unwrap());
-    let registry = Arc::new(vigil::plugins::Registry::new(rt, plugin_dir, Default::default(), 3));
+    let rt =
+        Arc::new(vigil::plugins::Runtime::new(test_limits(), None, Some(store.clone())).unwrap());
+    let registry = Arc::new(vigil::plugins::Registry::new(
+        rt,
+        plugin_dir,
+        Default::default(),
+        3,
+    ));
     registry.scan();
     let ev = Evaluator::new(registry, Some(store)).evaluate(&node_tick(4), 4);
     assert_eq!(counter_seen(&ev)[0].2, 4, "the count went on from 3");
@@ -161,11 +224,19 @@ fn quarantine_lifts_only_when_the_file_changes() {
     }
     assert!(env.registry.current().plugins[0].health().quarantined);
     // Same bytes written again: still the same broken plugin.
-    std::fs::write(env.plugin_file("panics"), std::fs::read(plugins::path("panics")).unwrap()).unwrap();
+    std::fs::write(
+        env.plugin_file("panics"),
+        std::fs::read(plugins::path("panics")).unwrap(),
+    )
+    .unwrap();
     assert!(!env.registry.scan().changed());
     assert!(env.registry.current().plugins[0].health().quarantined);
     // A fixed build (here: another plugin under that file name) runs.
-    std::fs::write(env.plugin_file("panics"), std::fs::read(plugins::path("counter")).unwrap()).unwrap();
+    std::fs::write(
+        env.plugin_file("panics"),
+        std::fs::read(plugins::path("counter")).unwrap(),
+    )
+    .unwrap();
     assert!(env.registry.scan().changed());
     let ev = eval.evaluate(&node_tick(4), 4);
     assert!(ev.results[0].outcome.is_ok());
@@ -175,11 +246,18 @@ fn quarantine_lifts_only_when_the_file_changes() {
 fn two_files_with_one_name_keep_the_running_one() {
     let env = Env::new(test_limits(), &["counter"]);
     env.registry.scan();
-    std::fs::copy(plugins::path("counter-v2"), env.plugin_dir().join("counter-copy.wasm")).unwrap();
+    std::fs::copy(
+        plugins::path("counter-v2"),
+        env.plugin_dir().join("counter-copy.wasm"),
+    )
+    .unwrap();
     let report = env.registry.scan();
     assert_eq!(report.errors.len(), 1);
     let msg = report.errors[0].to_string();
-    assert!(msg.contains("counter-copy.wasm: declares the name `counter`, already used by"), "{msg}");
+    assert!(
+        msg.contains("counter-copy.wasm: declares the name `counter`, already used by"),
+        "{msg}"
+    );
     let set = env.registry.current();
     assert_eq!(set.plugins.len(), 1);
     assert_eq!(set.plugins[0].module.manifest.version, "1.0.0");

@@ -2,6 +2,9 @@
 //! source by [`support::plugins`] on first use (the shipped ones from `plugins/`, the
 //! hostile and fixture ones from `tests/plugins/`), never taken pre-built.
 
+// Tests state their expectations with unwrap/expect: a failure is the point.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod cli;

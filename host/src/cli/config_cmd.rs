@@ -16,7 +16,11 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_FAILURE));
         }
     };
-    println!("{} {}: syntax, keys and ranges", term::green("ok"), path.display());
+    println!(
+        "{} {}: syntax, keys and ranges",
+        term::green("ok"),
+        path.display()
+    );
     if !cfg.plugins_dir.is_dir() {
         println!(
             "{} plugin folder {} does not exist yet: plugin tables not checked (build plugins with `vigil plugins build`)",
@@ -25,32 +29,67 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let rt = Arc::new(Runtime::new(cfg.limits.clone(), Some(cfg.cache_dir.clone()), None)?);
-    let registry = Registry::new(rt, cfg.plugins_dir.clone(), cfg.plugin_configs(), cfg.config.plugins.quarantine_after);
+    let rt = Arc::new(Runtime::new(
+        cfg.limits.clone(),
+        Some(cfg.cache_dir.clone()),
+        None,
+    )?);
+    let registry = Registry::new(
+        rt,
+        cfg.plugins_dir.clone(),
+        cfg.plugin_configs(),
+        cfg.config.plugins.quarantine_after,
+    );
     let report = registry.scan();
     let mut failed = false;
     for e in &report.errors {
         match e {
-            PluginError::Config { plugin, key, message } => {
-                eprintln!("{} {}", term::red("invalid:"), cfg.plugin_error(plugin, key.as_deref(), message));
+            PluginError::Config {
+                plugin,
+                key,
+                message,
+            } => {
+                eprintln!(
+                    "{} {}",
+                    term::red("invalid:"),
+                    cfg.plugin_error(plugin, key.as_deref(), message)
+                );
             }
             other => eprintln!("{} {other}", term::yellow("plugin not loaded:")),
         }
         failed = true;
     }
-    let loaded: Vec<String> = registry.current().plugins.iter().map(|p| p.name().to_string()).collect();
+    let loaded: Vec<String> = registry
+        .current()
+        .plugins
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
     for name in cfg.config.plugin.keys() {
-        if !loaded.contains(name) && !report.errors.iter().any(|e| matches!(e, PluginError::Config { plugin, .. } if plugin == name)) {
+        if !loaded.contains(name)
+            && !report
+                .errors
+                .iter()
+                .any(|e| matches!(e, PluginError::Config { plugin, .. } if plugin == name))
+        {
             println!(
                 "{} [plugin.{name}] configures no loaded plugin (loaded: {})",
                 term::yellow("note"),
-                if loaded.is_empty() { "none".into() } else { loaded.join(", ") }
+                if loaded.is_empty() {
+                    "none".into()
+                } else {
+                    loaded.join(", ")
+                }
             );
         }
     }
     if failed {
         return Ok(ExitCode::from(super::EXIT_FAILURE));
     }
-    println!("{} plugin tables accepted by: {}", term::green("ok"), loaded.join(", "));
+    println!(
+        "{} plugin tables accepted by: {}",
+        term::green("ok"),
+        loaded.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

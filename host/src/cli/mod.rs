@@ -137,7 +137,11 @@ pub fn main() -> ExitCode {
         Command::Run(c) => crate::daemon::run(&c.config),
         Command::Config(ConfigCommand::Check { path }) => config_cmd::check(&path),
         Command::Plugins(cmd) => plugins_cmd::run(cmd),
-        Command::Bench { suite, json, plugins } => crate::bench::run(&suite, json, plugins.as_deref()),
+        Command::Bench {
+            suite,
+            json,
+            plugins,
+        } => crate::bench::run(&suite, json, plugins.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -14,8 +14,18 @@ pub(crate) fn run(cmd: PluginsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginsCommand::List { config, json } => list(&config.config, json),
         PluginsCommand::Check { file, json } => check(&file, json),
-        PluginsCommand::Test { file, input, config, json } => test(&file, &input, config.as_deref(), json),
-        PluginsCommand::Build { crates, out, config, target_dir } => build_cmd(crates, out, &config.config, &target_dir),
+        PluginsCommand::Test {
+            file,
+            input,
+            config,
+            json,
+        } => test(&file, &input, config.as_deref(), json),
+        PluginsCommand::Build {
+            crates,
+            out,
+            config,
+            target_dir,
+        } => build_cmd(crates, out, &config.config, &target_dir),
     }
 }
 
@@ -32,14 +42,22 @@ fn kinds(k: &[InputKind]) -> String {
 }
 
 /// A runtime for one-off commands: no store (state in memory), default limits.
-fn oneoff_runtime(limits: crate::plugins::Limits, cache: Option<PathBuf>) -> anyhow::Result<Arc<Runtime>> {
+fn oneoff_runtime(
+    limits: crate::plugins::Limits,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<Arc<Runtime>> {
     Ok(Arc::new(Runtime::new(limits, cache, None)?))
 }
 
 fn list(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rt = oneoff_runtime(cfg.limits.clone(), Some(cfg.cache_dir.clone()))?;
-    let registry = Registry::new(rt, cfg.plugins_dir.clone(), cfg.plugin_configs(), cfg.config.plugins.quarantine_after);
+    let registry = Registry::new(
+        rt,
+        cfg.plugins_dir.clone(),
+        cfg.plugin_configs(),
+        cfg.config.plugins.quarantine_after,
+    );
     let report = registry.scan();
     let set = registry.current();
     if json {
@@ -59,7 +77,11 @@ fn list(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&plugins)?);
     } else {
-        println!("{} {}", term::bold("plugin folder"), cfg.plugins_dir.display());
+        println!(
+            "{} {}",
+            term::bold("plugin folder"),
+            cfg.plugins_dir.display()
+        );
         let mut rows: Vec<Vec<String>> = set
             .plugins
             .iter()
@@ -70,14 +92,20 @@ fn list(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     m.version.clone(),
                     kinds(&m.subscribes),
                     term::green("ok"),
-                    format!("{:.1} ms{}", p.module.load_time.as_secs_f64() * 1000.0, if p.module.from_cache { " (cached)" } else { "" }),
+                    format!(
+                        "{:.1} ms{}",
+                        p.module.load_time.as_secs_f64() * 1000.0,
+                        if p.module.from_cache { " (cached)" } else { "" }
+                    ),
                     m.description.clone(),
                 ]
             })
             .collect();
         for (f, e) in registry.file_errors() {
             rows.push(vec![
-                f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 "-".into(),
                 "-".into(),
                 term::red("error"),
@@ -86,12 +114,24 @@ fn list(config_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             ]);
         }
         if rows.is_empty() {
-            println!("no plugins: build some with `vigil plugins build` or copy .wasm files into the folder");
+            println!(
+                "no plugins: build some with `vigil plugins build` or copy .wasm files into the folder"
+            );
         } else {
-            print!("{}", term::table(&["NAME", "VERSION", "INPUTS", "STATUS", "LOAD", "DESCRIPTION"], &rows));
+            print!(
+                "{}",
+                term::table(
+                    &["NAME", "VERSION", "INPUTS", "STATUS", "LOAD", "DESCRIPTION"],
+                    &rows
+                )
+            );
         }
     }
-    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILURE) })
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FAILURE)
+    })
 }
 
 fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -106,7 +146,14 @@ fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                         "subscribes": kinds(&m.subscribes), "contract": crate::plugins::CONTRACT_VERSION})
                 );
             } else {
-                println!("{} {} is plugin {} {} (contract vigil:plugin@{})", term::green("ok"), file.display(), term::bold(&m.name), m.version, crate::plugins::CONTRACT_VERSION);
+                println!(
+                    "{} {} is plugin {} {} (contract vigil:plugin@{})",
+                    term::green("ok"),
+                    file.display(),
+                    term::bold(&m.name),
+                    m.version,
+                    crate::plugins::CONTRACT_VERSION
+                );
                 if !m.description.is_empty() {
                     println!("   {}", m.description);
                 }
@@ -125,7 +172,10 @@ fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"file": file, "ok": false, "kind": e.kind(), "error": e.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"file": file, "ok": false, "kind": e.kind(), "error": e.to_string()})
+                );
             } else {
                 eprintln!("{} {e}", term::red("refused:"));
             }
@@ -136,9 +186,10 @@ fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Read a fixture: one input or a list, in the contract's JSON shape.
 pub fn read_inputs(path: &Path) -> anyhow::Result<Vec<Input>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fixture {}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("fixture {} is not JSON", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read fixture {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("fixture {} is not JSON", path.display()))?;
     let items = match value {
         serde_json::Value::Array(items) => items,
         one => vec![one],
@@ -174,17 +225,26 @@ fn test(file: &Path, input: &Path, config: Option<&Path>, json: bool) -> anyhow:
     let cfg_json = match config {
         Some(p) => {
             let cfg = config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?;
-            cfg.plugin_configs().remove(module.name()).unwrap_or_else(|| "{}".into())
+            cfg.plugin_configs()
+                .remove(module.name())
+                .unwrap_or_else(|| "{}".into())
         }
         None => "{}".to_string(),
     };
-    let mut inst = module.instantiate(&rt, &cfg_json).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut inst = module
+        .instantiate(&rt, &cfg_json)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut failed = false;
     for (i, input) in inputs.iter().enumerate() {
         let kind = crate::evaluate::kind_of(input);
         if !module.manifest.subscribes.contains(&kind) {
             if !json {
-                println!("{} input #{i}: {} does not subscribe to {}", term::dim("skip"), module.name(), kinds(&[kind]));
+                println!(
+                    "{} input #{i}: {} does not subscribe to {}",
+                    term::dim("skip"),
+                    module.name(),
+                    kinds(&[kind])
+                );
             }
             continue;
         }
@@ -192,26 +252,43 @@ fn test(file: &Path, input: &Path, config: Option<&Path>, json: bool) -> anyhow:
         match result {
             Ok(ev) => {
                 if json {
-                    println!("{}", serde_json::json!({"input": i, "ok": true, "output": ev.output, "state_writes": ev.state.len(), "duration_us": ev.duration.as_micros() as u64}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"input": i, "ok": true, "output": ev.output, "state_writes": ev.state.len(), "duration_us": ev.duration.as_micros() as u64})
+                    );
                 } else {
-                    println!("{} input #{i} ({}) in {:.2} ms", term::bold("▸"), kinds(&[kind]), ev.duration.as_secs_f64() * 1000.0);
+                    println!(
+                        "{} input #{i} ({}) in {:.2} ms",
+                        term::bold("▸"),
+                        kinds(&[kind]),
+                        ev.duration.as_secs_f64() * 1000.0
+                    );
                     print_output(&ev.output);
                 }
             }
             Err(e) => {
                 failed = true;
                 if json {
-                    println!("{}", serde_json::json!({"input": i, "ok": false, "kind": e.kind(), "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"input": i, "ok": false, "kind": e.kind(), "error": e.to_string()})
+                    );
                 } else {
                     eprintln!("{} input #{i}: {e}", term::red("failed:"));
                 }
                 if e.poisons_instance() {
-                    inst = module.instantiate(&rt, &cfg_json).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    inst = module
+                        .instantiate(&rt, &cfg_json)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                 }
             }
         }
     }
-    Ok(if failed { ExitCode::from(super::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(super::EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn severity_text(s: Severity) -> String {
@@ -225,20 +302,42 @@ fn severity_text(s: Severity) -> String {
 }
 
 fn labels(l: &[(String, String)]) -> String {
-    l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    l.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn print_output(out: &Output) {
-    if out.alerts.is_empty() && out.checks.is_empty() && out.scores.is_empty() && out.series.is_empty() && out.recommendations.is_empty() && out.subject_scores.is_empty() {
+    if out.alerts.is_empty()
+        && out.checks.is_empty()
+        && out.scores.is_empty()
+        && out.series.is_empty()
+        && out.recommendations.is_empty()
+        && out.subject_scores.is_empty()
+    {
         println!("  {}", term::dim("nothing found"));
     }
     if !out.alerts.is_empty() {
         let rows: Vec<Vec<String>> = out
             .alerts
             .iter()
-            .map(|a| vec![severity_text(a.severity), a.name.clone(), labels(&a.subject), a.summary.clone()])
+            .map(|a| {
+                vec![
+                    severity_text(a.severity),
+                    a.name.clone(),
+                    labels(&a.subject),
+                    a.summary.clone(),
+                ]
+            })
             .collect();
-        print!("{}", indent(&term::table(&["SEVERITY", "ALERT", "SUBJECT", "SUMMARY"], &rows)));
+        print!(
+            "{}",
+            indent(&term::table(
+                &["SEVERITY", "ALERT", "SUBJECT", "SUMMARY"],
+                &rows
+            ))
+        );
     }
     if !out.checks.is_empty() {
         let rows: Vec<Vec<String>> = out
@@ -253,17 +352,44 @@ fn print_output(out: &Output) {
                 vec![st, c.name.clone(), labels(&c.subject), c.text.clone()]
             })
             .collect();
-        print!("{}", indent(&term::table(&["CHECK", "NAME", "SUBJECT", "TEXT"], &rows)));
+        print!(
+            "{}",
+            indent(&term::table(&["CHECK", "NAME", "SUBJECT", "TEXT"], &rows))
+        );
     }
     for s in &out.scores {
-        let mean = if s.values.is_empty() { 0.0 } else { s.values.iter().sum::<f64>() / s.values.len() as f64 };
-        println!("  score {}/{}: {} validators, mean {mean:.1} %", s.component, s.window, s.values.len());
+        let mean = if s.values.is_empty() {
+            0.0
+        } else {
+            s.values.iter().sum::<f64>() / s.values.len() as f64
+        };
+        println!(
+            "  score {}/{}: {} validators, mean {mean:.1} %",
+            s.component,
+            s.window,
+            s.values.len()
+        );
     }
     for s in &out.subject_scores {
-        println!("  score {}/{} {}: {:.1} %", s.component, s.window, labels(&s.subject), s.value);
+        println!(
+            "  score {}/{} {}: {:.1} %",
+            s.component,
+            s.window,
+            labels(&s.subject),
+            s.value
+        );
     }
     for r in &out.recommendations {
-        println!("  advice [{}] {}: {}{}", severity_text(r.priority), r.title, r.text, r.action_id.as_ref().map(|a| format!(" (action {a})")).unwrap_or_default());
+        println!(
+            "  advice [{}] {}: {}{}",
+            severity_text(r.priority),
+            r.title,
+            r.text,
+            r.action_id
+                .as_ref()
+                .map(|a| format!(" (action {a})"))
+                .unwrap_or_default()
+        );
     }
     for p in &out.series {
         println!("  series {}{{{}}} = {}", p.name, labels(&p.labels), p.value);
@@ -274,26 +400,53 @@ fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
 }
 
-fn build_cmd(crates: Vec<PathBuf>, out: Option<PathBuf>, config_path: &Path, target_dir: &Path) -> anyhow::Result<ExitCode> {
+fn build_cmd(
+    crates: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    config_path: &Path,
+    target_dir: &Path,
+) -> anyhow::Result<ExitCode> {
     let out = match out {
         Some(o) => o,
         None => config::load(config_path)
             .map(|c| c.plugins_dir)
             .map_err(|e| anyhow::anyhow!("{e}\n(pass --out DIR to build without a config)"))?,
     };
-    let roots = if crates.is_empty() { vec![PathBuf::from("plugins")] } else { crates };
+    let roots = if crates.is_empty() {
+        vec![PathBuf::from("plugins")]
+    } else {
+        crates
+    };
     let all: Vec<PathBuf> = roots.iter().flat_map(|r| build::find_crates(r)).collect();
     if all.is_empty() {
-        anyhow::bail!("no plugin crates (a folder with Cargo.toml and src/lib.rs) under {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no plugin crates (a folder with Cargo.toml and src/lib.rs) under {}",
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let n = all.len();
     for (i, dir) in all.iter().enumerate() {
-        eprintln!("{} [{}/{n}] building {}", term::bold("vigil"), i + 1, dir.display());
+        eprintln!(
+            "{} [{}/{n}] building {}",
+            term::bold("vigil"),
+            i + 1,
+            dir.display()
+        );
         let started = std::time::Instant::now();
         let installed = build::build_into(dir, target_dir, &out)?;
         for f in installed {
             let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
-            eprintln!("      {} {} ({} KiB, {:.1} s)", term::green("installed"), f.display(), size / 1024, started.elapsed().as_secs_f64());
+            eprintln!(
+                "      {} {} ({} KiB, {:.1} s)",
+                term::green("installed"),
+                f.display(),
+                size / 1024,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

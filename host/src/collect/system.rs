@@ -22,13 +22,21 @@ impl SystemCollector {
     /// data directories).
     pub fn new(dirs: Vec<PathBuf>) -> SystemCollector {
         let sys = System::new_with_specifics(
-            RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()).with_memory(MemoryRefreshKind::everything()),
+            RefreshKind::nothing()
+                .with_cpu(CpuRefreshKind::nothing().with_usage())
+                .with_memory(MemoryRefreshKind::everything()),
         );
-        let warn = |what: &str, e: &sysinfo::Error| tracing::warn!("{what} are not available on this machine: {e}");
+        let warn = |what: &str, e: &sysinfo::Error| {
+            tracing::warn!("{what} are not available on this machine: {e}")
+        };
         SystemCollector {
             sys: sys.inspect_err(|e| warn("CPU and memory figures", e)).ok(),
-            disks: Disks::new_with_refreshed_list().inspect_err(|e| warn("disk figures", e)).ok(),
-            networks: Networks::new_with_refreshed_list().inspect_err(|e| warn("network figures", e)).ok(),
+            disks: Disks::new_with_refreshed_list()
+                .inspect_err(|e| warn("disk figures", e))
+                .ok(),
+            networks: Networks::new_with_refreshed_list()
+                .inspect_err(|e| warn("network figures", e))
+                .ok(),
             dirs,
             sampled: false,
         }
@@ -52,7 +60,9 @@ impl SystemCollector {
         let net = self.networks.as_ref().map(|n| {
             n.iter()
                 .filter(|(name, _)| name.to_str() != Some("lo"))
-                .fold((0u64, 0u64), |(r, t), (_, n)| (r + n.total_received(), t + n.total_transmitted()))
+                .fold((0u64, 0u64), |(r, t), (_, n)| {
+                    (r + n.total_received(), t + n.total_transmitted())
+                })
         });
         let sys = self.sys.as_ref();
         SystemInfo {
@@ -77,7 +87,11 @@ impl SystemCollector {
             .iter()
             .filter(|d| abs.starts_with(d.mount_point()))
             .max_by_key(|d| d.mount_point().as_os_str().len())?;
-        Some(Disk { path: dir.display().to_string(), total_bytes: disk.total_space(), free_bytes: disk.available_space() })
+        Some(Disk {
+            path: dir.display().to_string(),
+            total_bytes: disk.total_space(),
+            free_bytes: disk.available_space(),
+        })
     }
 }
 

@@ -46,7 +46,12 @@ impl LoadedConfig {
         self.config
             .plugin
             .iter()
-            .map(|(name, table)| (name.clone(), serde_json::to_string(table).unwrap_or_else(|_| "{}".into())))
+            .map(|(name, table)| {
+                (
+                    name.clone(),
+                    serde_json::to_string(table).unwrap_or_else(|_| "{}".into()),
+                )
+            })
             .collect()
     }
 
@@ -55,7 +60,8 @@ impl LoadedConfig {
         let mut path = vec!["plugin", plugin];
         let parts: Vec<&str> = key.map(|k| k.split('.').collect()).unwrap_or_default();
         path.extend(parts.iter().copied());
-        let line = line_of(&self.source, &path).or_else(|| line_of(&self.source, &["plugin", plugin]));
+        let line =
+            line_of(&self.source, &path).or_else(|| line_of(&self.source, &["plugin", plugin]));
         ConfigError {
             file: self.file.clone(),
             line,
@@ -71,7 +77,9 @@ pub fn load(file: &Path) -> Result<LoadedConfig, ConfigError> {
         file: file.to_path_buf(),
         line: None,
         key: None,
-        message: format!("cannot read: {e} (create it from config/vigil.toml, or pass --config PATH)"),
+        message: format!(
+            "cannot read: {e} (create it from config/vigil.toml, or pass --config PATH)"
+        ),
     })?;
     load_str(file, &source)
 }
@@ -94,7 +102,13 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         err(line, key, message)
     })?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
 
     let p = &config.plugins;
     let range = |key: &str, path: &[&str], v: u64, min: u64, max: u64| -> Result<(), ConfigError> {
@@ -107,10 +121,34 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         }
         Ok(())
     };
-    range("plugins.memory_limit_mib", &["plugins", "memory_limit_mib"], p.memory_limit_mib, 1, 4096)?;
-    range("plugins.max_output_kib", &["plugins", "max_output_kib"], p.max_output_kib, 1, 1 << 20)?;
-    range("plugins.max_host_calls", &["plugins", "max_host_calls"], p.max_host_calls.into(), 1, 10_000_000)?;
-    range("plugins.quarantine_after", &["plugins", "quarantine_after"], p.quarantine_after.into(), 1, 1000)?;
+    range(
+        "plugins.memory_limit_mib",
+        &["plugins", "memory_limit_mib"],
+        p.memory_limit_mib,
+        1,
+        4096,
+    )?;
+    range(
+        "plugins.max_output_kib",
+        &["plugins", "max_output_kib"],
+        p.max_output_kib,
+        1,
+        1 << 20,
+    )?;
+    range(
+        "plugins.max_host_calls",
+        &["plugins", "max_host_calls"],
+        p.max_host_calls.into(),
+        1,
+        10_000_000,
+    )?;
+    range(
+        "plugins.quarantine_after",
+        &["plugins", "quarantine_after"],
+        p.quarantine_after.into(),
+        1,
+        1000,
+    )?;
     let deadline = parse_duration(&p.cpu_deadline)
         .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(60))
         .ok_or_else(|| {
@@ -126,7 +164,10 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
             err(
                 line_of(source, &["collect", "interval"]),
                 Some("collect.interval".into()),
-                format!("interval = {:?} is not a duration from 1s to 10m (write e.g. \"12s\")", config.collect.interval),
+                format!(
+                    "interval = {:?} is not a duration from 1s to 10m (write e.g. \"12s\")",
+                    config.collect.interval
+                ),
             )
         })?;
     for (kind, nodes) in [("beacon", &config.beacon), ("execution", &config.execution)] {
@@ -143,7 +184,10 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
                 return Err(err(
                     line_of_array(source, kind, i, "name"),
                     Some(format!("{kind}[{i}].name")),
-                    format!("node name {:?} is used twice: names label every observation, make them unique", n.name),
+                    format!(
+                        "node name {:?} is used twice: names label every observation, make them unique",
+                        n.name
+                    ),
                 ));
             }
         }
@@ -151,9 +195,16 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
     let store_path = resolve(&config.store.path);
     let cache_dir = match &config.plugins.cache_dir {
         Some(d) => resolve(d),
-        None => store_path.parent().map(|d| d.join("plugin-cache")).unwrap_or_else(|| "plugin-cache".into()),
+        None => store_path
+            .parent()
+            .map(|d| d.join("plugin-cache"))
+            .unwrap_or_else(|| "plugin-cache".into()),
     };
-    let mut data_dirs: Vec<PathBuf> = store_path.parent().map(Path::to_path_buf).into_iter().collect();
+    let mut data_dirs: Vec<PathBuf> = store_path
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
     data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
     Ok(LoadedConfig {
         collect_interval,
@@ -238,7 +289,11 @@ mod tests {
         let e = check("[store]\npath = \"x.redb\"\n\n[plugins]\nmemory_limit = 3\n").unwrap_err();
         assert_eq!(e.line, Some(5));
         assert_eq!(e.key.as_deref(), Some("memory_limit"));
-        assert!(e.to_string().starts_with("/etc/vigil/vigil.toml:5: unknown field `memory_limit`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/etc/vigil/vigil.toml:5: unknown field `memory_limit`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -246,7 +301,10 @@ mod tests {
         let e = check("[plugins]\nmemory_limit_mib = \"lots\"\n").unwrap_err();
         assert_eq!(e.line, Some(2));
         let e = check("[plugins]\n\nmemory_limit_mib = 0\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("plugins.memory_limit_mib")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("plugins.memory_limit_mib"))
+        );
         assert!(e.message.contains("use 1 to 4096"));
         let e = check("[plugins]\ncpu_deadline = \"forever\"\n").unwrap_err();
         assert_eq!(e.line, Some(2));
@@ -265,7 +323,10 @@ mod tests {
         let c = check("[plugin.node-sync]\nmin_peers = 3\n").unwrap();
         assert_eq!(c.plugin_configs()["node-sync"], r#"{"min_peers":3}"#);
         let e = c.plugin_error("node-sync", Some("min_peers"), "too low");
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("plugin.node-sync.min_peers")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("plugin.node-sync.min_peers"))
+        );
     }
 
     #[test]

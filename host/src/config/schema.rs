@@ -60,7 +60,9 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { name: default_network_name() }
+        NetworkConfig {
+            name: default_network_name(),
+        }
     }
 }
 
@@ -79,7 +81,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: default_store_path() }
+        StoreConfig {
+            path: default_store_path(),
+        }
     }
 }
 
@@ -163,12 +167,20 @@ pub struct NodeConfig {
 
 /// A beacon node on the standard REST port of this machine.
 fn default_beacon() -> Vec<NodeConfig> {
-    vec![NodeConfig { name: "local-beacon".into(), url: "http://127.0.0.1:5052".into(), metrics_url: None }]
+    vec![NodeConfig {
+        name: "local-beacon".into(),
+        url: "http://127.0.0.1:5052".into(),
+        metrics_url: None,
+    }]
 }
 
 /// An execution node on the standard JSON-RPC port of this machine.
 fn default_execution() -> Vec<NodeConfig> {
-    vec![NodeConfig { name: "local-execution".into(), url: "http://127.0.0.1:8545".into(), metrics_url: None }]
+    vec![NodeConfig {
+        name: "local-execution".into(),
+        url: "http://127.0.0.1:8545".into(),
+        metrics_url: None,
+    }]
 }
 
 /// `[log]`.
@@ -182,7 +194,9 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: default_log_level() }
+        LogConfig {
+            level: default_log_level(),
+        }
     }
 }
 
@@ -206,7 +220,10 @@ pub struct CollectConfig {
 
 impl Default for CollectConfig {
     fn default() -> Self {
-        CollectConfig { interval: default_collect_interval(), data_dirs: Vec::new() }
+        CollectConfig {
+            interval: default_collect_interval(),
+            data_dirs: Vec::new(),
+        }
     }
 }
 

@@ -13,6 +13,16 @@ use std::process::{Command, Stdio};
 /// The rustup target plugins are compiled for.
 pub const TARGET: &str = "wasm32-unknown-unknown";
 
+/// Release settings for plugin builds, whatever the plugin crate's own profile says:
+/// plugins are small, so whole-program optimisation costs seconds and makes the
+/// sandboxed code markedly faster (Cranelift then has less to do).
+pub const PROFILE_OVERRIDES: [&str; 4] = [
+    "profile.release.lto=true",
+    "profile.release.codegen-units=1",
+    "profile.release.opt-level=3",
+    "profile.release.panic=\"abort\"",
+];
+
 /// Wrap a core module carrying wit-bindgen's component-type section as a component.
 pub fn componentize(core: &[u8]) -> anyhow::Result<Vec<u8>> {
     // wit-component wraps a module without one into an empty component; refuse instead.
@@ -20,7 +30,9 @@ pub fn componentize(core: &[u8]) -> anyhow::Result<Vec<u8>> {
         matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name().starts_with("component-type"))
     });
     if !has_type {
-        bail!("the module carries no component type: was it built with vigil-plugin-sdk (export_plugin!)?");
+        bail!(
+            "the module carries no component type: was it built with vigil-plugin-sdk (export_plugin!)?"
+        );
     }
     wit_component::ComponentEncoder::default()
         .module(core)
@@ -32,7 +44,10 @@ pub fn componentize(core: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// `vigil_plugin_node_sync` → `node-sync`.
 pub fn plugin_file_stem(artifact_stem: &str) -> String {
-    artifact_stem.strip_prefix("vigil_plugin_").unwrap_or(artifact_stem).replace('_', "-")
+    artifact_stem
+        .strip_prefix("vigil_plugin_")
+        .unwrap_or(artifact_stem)
+        .replace('_', "-")
 }
 
 /// Compile the crate at `crate_dir` (release) into `target_dir` and return the paths of
@@ -40,7 +55,10 @@ pub fn plugin_file_stem(artifact_stem: &str) -> String {
 pub fn cargo_build(crate_dir: &Path, target_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let manifest = crate_dir.join("Cargo.toml");
     if !manifest.is_file() {
-        bail!("{} has no Cargo.toml: point at a plugin crate's folder", crate_dir.display());
+        bail!(
+            "{} has no Cargo.toml: point at a plugin crate's folder",
+            crate_dir.display()
+        );
     }
     let wanted = manifest.canonicalize().ok();
     let wasm: Vec<PathBuf> = cargo_build_artifacts(&manifest, target_dir, &[], &[])?
@@ -49,7 +67,10 @@ pub fn cargo_build(crate_dir: &Path, target_dir: &Path) -> anyhow::Result<Vec<Pa
         .map(|(_, f)| f)
         .collect();
     if wasm.is_empty() {
-        bail!("{} built no .wasm: its [lib] needs crate-type = [\"cdylib\"]", crate_dir.display());
+        bail!(
+            "{} built no .wasm: its [lib] needs crate-type = [\"cdylib\"]",
+            crate_dir.display()
+        );
     }
     Ok(wasm)
 }
@@ -65,7 +86,15 @@ pub fn cargo_build_artifacts(
 ) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["build", "--release", "--target", TARGET, "--message-format=json-render-diagnostics", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(PROFILE_OVERRIDES.iter().flat_map(|o| ["--config", o]))
+        .arg("--manifest-path")
         .arg(manifest)
         .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
@@ -73,7 +102,12 @@ pub fn cargo_build_artifacts(
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run {} (is Rust installed?)", cargo.to_string_lossy()))?;
+        .with_context(|| {
+            format!(
+                "cannot run {} (is Rust installed?)",
+                cargo.to_string_lossy()
+            )
+        })?;
     if !out.status.success() {
         bail!(
             "cargo build of {} failed ({}); if the error says the target is missing, run `rustup target add {TARGET}`",
@@ -83,15 +117,25 @@ pub fn cargo_build_artifacts(
     }
     let mut wasm = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        if !msg["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")) {
+        if !msg["target"]["kind"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        {
             continue;
         }
         let from = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
-        for f in msg["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+        for f in msg["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
             if f.ends_with(".wasm") {
                 wasm.push((from.clone(), PathBuf::from(f)));
             }
@@ -102,12 +146,21 @@ pub fn cargo_build_artifacts(
 
 /// Build one plugin crate and install its component(s) into `out_dir`. Returns the
 /// installed files.
-pub fn build_into(crate_dir: &Path, target_dir: &Path, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn build_into(
+    crate_dir: &Path,
+    target_dir: &Path,
+    out_dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut installed = Vec::new();
     for core_path in cargo_build(crate_dir, target_dir)? {
-        let core = std::fs::read(&core_path).with_context(|| format!("cannot read {}", core_path.display()))?;
-        let component = componentize(&core).with_context(|| format!("wrapping {}", core_path.display()))?;
-        let stem = core_path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+        let core = std::fs::read(&core_path)
+            .with_context(|| format!("cannot read {}", core_path.display()))?;
+        let component =
+            componentize(&core).with_context(|| format!("wrapping {}", core_path.display()))?;
+        let stem = core_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin");
         let dest = out_dir.join(format!("{}.wasm", plugin_file_stem(stem)));
         install_atomically(&component, &dest)?;
         installed.push(dest);
@@ -121,11 +174,14 @@ pub fn install_atomically(bytes: &[u8], dest: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
-        dest.file_name().and_then(|n| n.to_str()).unwrap_or("plugin"),
+        dest.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("plugin"),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dest).with_context(|| format!("cannot move {} into place", dest.display()))?;
+    std::fs::rename(&tmp, dest)
+        .with_context(|| format!("cannot move {} into place", dest.display()))?;
     Ok(())
 }
 

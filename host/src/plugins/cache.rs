@@ -32,7 +32,11 @@ impl CompiledCache {
     fn entry(&self, engine: &Engine, wasm_hash: &[u8; 32]) -> Option<PathBuf> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        let name = format!("{}-{:016x}.cwasm", hex::encode(&wasm_hash[..16]), h.finish());
+        let name = format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(&wasm_hash[..16]),
+            h.finish()
+        );
         self.dir.as_ref().map(|d| d.join(name))
     }
 
@@ -62,7 +66,9 @@ impl CompiledCache {
     /// Keep a compiled component. Failures only cost a recompile later, so they are
     /// logged, not returned.
     pub fn store(&self, engine: &Engine, wasm_hash: &[u8; 32], component: &Component) {
-        let Some(path) = self.entry(engine, wasm_hash) else { return };
+        let Some(path) = self.entry(engine, wasm_hash) else {
+            return;
+        };
         let result = (|| -> Result<(), String> {
             let payload = component.serialize().map_err(|e| e.to_string())?;
             let dir = path.parent().ok_or("cache path has no folder")?;

@@ -41,13 +41,20 @@ pub fn check(engine: &Engine, component: &Component, file: &Path) -> Result<(), 
     if !exports_plugin {
         return Err(PluginError::NotAPlugin {
             file: file.to_path_buf(),
-            exports: if export_names.is_empty() { "nothing".into() } else { export_names.join(", ") },
+            exports: if export_names.is_empty() {
+                "nothing".into()
+            } else {
+                export_names.join(", ")
+            },
         });
     }
     for (name, _) in ty.imports(engine) {
         let (base, version) = split_version(name);
         if !base.starts_with(PACKAGE) {
-            return Err(PluginError::ForbiddenImport { file: file.to_path_buf(), import: name.to_string() });
+            return Err(PluginError::ForbiddenImport {
+                file: file.to_path_buf(),
+                import: name.to_string(),
+            });
         }
         if version != Some(CONTRACT_VERSION) {
             return Err(PluginError::WrongContract {
@@ -66,7 +73,10 @@ mod tests {
 
     #[test]
     fn versions_split() {
-        assert_eq!(split_version("vigil:plugin/host@0.1.0"), ("vigil:plugin/host", Some("0.1.0")));
+        assert_eq!(
+            split_version("vigil:plugin/host@0.1.0"),
+            ("vigil:plugin/host", Some("0.1.0"))
+        );
         assert_eq!(split_version("wasi:cli/stdout"), ("wasi:cli/stdout", None));
     }
 }

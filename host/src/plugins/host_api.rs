@@ -73,21 +73,34 @@ impl HostState {
         self.calls += 1;
         if self.calls > self.limits.max_host_calls {
             self.host_calls_exceeded = true;
-            return Err(wasmtime::format_err!("host-call budget of {} exhausted", self.limits.max_host_calls));
+            return Err(wasmtime::format_err!(
+                "host-call budget of {} exhausted",
+                self.limits.max_host_calls
+            ));
         }
         Ok(())
     }
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limits.memory_bytes {
             self.memory_exceeded = Some(desired);
         }
         self.store_limits.memory_growing(current, desired, maximum)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.store_limits.table_growing(current, desired, maximum)
     }
 
@@ -124,9 +137,15 @@ impl Host for HostState {
     fn query(&mut self, q: SeriesQuery) -> wasmtime::Result<Result<SeriesData, String>> {
         self.charge()?;
         let Some(store) = &self.store else {
-            return Ok(Err("no store is attached to this host (vigil plugins test): history is empty".into()));
+            return Ok(Err(
+                "no store is attached to this host (vigil plugins test): history is empty".into(),
+            ));
         };
-        let limit = if q.limit == 0 { DEFAULT_QUERY_LIMIT } else { (q.limit as usize).min(DEFAULT_QUERY_LIMIT * 10) };
+        let limit = if q.limit == 0 {
+            DEFAULT_QUERY_LIMIT
+        } else {
+            (q.limit as usize).min(DEFAULT_QUERY_LIMIT * 10)
+        };
         let key = SeriesKey::new(&q.name, &q.labels);
         Ok(match store.series_range(&key, q.from_ms, q.to_ms, limit) {
             Ok(points) => Ok(SeriesData {
@@ -146,9 +165,9 @@ impl Host for HostState {
             });
         }
         match &self.store {
-            Some(store) => store
-                .plugin_state_get(&self.plugin, &key)
-                .map_err(|e| wasmtime::format_err!("state of plugin {} unreadable: {e}", self.plugin)),
+            Some(store) => store.plugin_state_get(&self.plugin, &key).map_err(|e| {
+                wasmtime::format_err!("state of plugin {} unreadable: {e}", self.plugin)
+            }),
             None => Ok(None),
         }
     }
@@ -156,10 +175,16 @@ impl Host for HostState {
     fn state_set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.charge()?;
         if key.len() > MAX_STATE_KEY_BYTES {
-            return Ok(Err(format!("state key is {} bytes; the limit is {MAX_STATE_KEY_BYTES}", key.len())));
+            return Ok(Err(format!(
+                "state key is {} bytes; the limit is {MAX_STATE_KEY_BYTES}",
+                key.len()
+            )));
         }
         if value.len() > MAX_STATE_VALUE_BYTES {
-            return Ok(Err(format!("state value is {} bytes; the limit is {MAX_STATE_VALUE_BYTES}", value.len())));
+            return Ok(Err(format!(
+                "state value is {} bytes; the limit is {MAX_STATE_VALUE_BYTES}",
+                value.len()
+            )));
         }
         self.pending.insert(key, StateChange::Set(value));
         Ok(Ok(()))

@@ -29,14 +29,17 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 
 /// Contract types, re-exported for the rest of the host.
 pub mod types {
-    pub use super::bindings::exports::vigil::plugin::plugin::{ConfigError, ConfigKey, PluginManifest as Manifest};
+    pub use super::bindings::exports::vigil::plugin::plugin::{
+        ConfigError, ConfigKey, PluginManifest as Manifest,
+    };
     pub use super::bindings::vigil::plugin::inputs::{
-        BlockOutcome, ClientVersion, ConsensusNode, Disk, EpochInput, ExecutionNode, Input, LabelColumn,
-        MetricFamilySamples, NetworkStats, NodeInput, Proposal, ResetInput, SlotInput, SystemInfo, ValidatorColumns,
-        ValidatorStatus,
+        BlockOutcome, ClientVersion, ConsensusNode, Disk, EpochInput, ExecutionNode, Input,
+        LabelColumn, MetricFamilySamples, NetworkStats, NodeInput, Proposal, ResetInput, SlotInput,
+        SystemInfo, ValidatorColumns, ValidatorStatus,
     };
     pub use super::bindings::vigil::plugin::outputs::{
-        AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, SubjectScore, ValidatorScores,
+        AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, SubjectScore,
+        ValidatorScores,
     };
     pub use super::bindings::vigil::plugin::types::{InputKind, NetworkInfo, Severity};
 }

@@ -25,7 +25,10 @@ pub fn size_bytes(out: &Output) -> usize {
         n += s.component.len() + s.window.len() + labels(&s.subject) + 8;
     }
     for r in &out.recommendations {
-        n += r.title.len() + r.text.len() + labels(&r.subject) + r.action_id.as_ref().map_or(0, String::len);
+        n += r.title.len()
+            + r.text.len()
+            + labels(&r.subject)
+            + r.action_id.as_ref().map_or(0, String::len);
     }
     for p in &out.series {
         n += p.name.len() + labels(&p.labels) + 16;
@@ -39,12 +42,16 @@ pub fn size_bytes(out: &Output) -> usize {
 fn name_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_NAME_BYTES
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn labels_ok(what: &str, l: &[(String, String)]) -> Result<(), String> {
     if l.len() > MAX_LABELS {
-        return Err(format!("{what}: {} labels, the limit is {MAX_LABELS}", l.len()));
+        return Err(format!(
+            "{what}: {} labels, the limit is {MAX_LABELS}",
+            l.len()
+        ));
     }
     if let Some((k, _)) = l.iter().find(|(k, _)| !name_ok(k)) {
         return Err(format!("{what}: label name {k:?} must be snake_case ASCII"));
@@ -56,7 +63,10 @@ fn labels_ok(what: &str, l: &[(String, String)]) -> Result<(), String> {
 pub fn validate(out: &Output) -> Result<(), String> {
     for a in &out.alerts {
         if !name_ok(&a.name) {
-            return Err(format!("alert name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars", a.name));
+            return Err(format!(
+                "alert name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars",
+                a.name
+            ));
         }
         labels_ok(&format!("alert {}", a.name), &a.subject)?;
         for (what, v) in [("value", a.value), ("threshold", a.threshold)] {
@@ -76,22 +86,34 @@ pub fn validate(out: &Output) -> Result<(), String> {
             ));
         }
         if let Some(v) = s.values.iter().find(|v| !(0.0..=100.0).contains(*v)) {
-            return Err(format!("scores {}/{}: value {v} is outside 0..100", s.component, s.window));
+            return Err(format!(
+                "scores {}/{}: value {v} is outside 0..100",
+                s.component, s.window
+            ));
         }
     }
     for s in &out.subject_scores {
         labels_ok(&format!("score {}", s.component), &s.subject)?;
         if !(0.0..=100.0).contains(&s.value) {
-            return Err(format!("score {}/{}: value {} is outside 0..100", s.component, s.window, s.value));
+            return Err(format!(
+                "score {}/{}: value {} is outside 0..100",
+                s.component, s.window, s.value
+            ));
         }
     }
     for p in &out.series {
         if !name_ok(&p.name) {
-            return Err(format!("series name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars", p.name));
+            return Err(format!(
+                "series name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars",
+                p.name
+            ));
         }
         labels_ok(&format!("series {}", p.name), &p.labels)?;
         if !p.value.is_finite() {
-            return Err(format!("series {}: value {} is not finite", p.name, p.value));
+            return Err(format!(
+                "series {}: value {} is not finite",
+                p.name, p.value
+            ));
         }
     }
     for c in &out.checks {
@@ -103,7 +125,10 @@ pub fn validate(out: &Output) -> Result<(), String> {
     for r in &out.recommendations {
         labels_ok(&format!("recommendation {:?}", r.title), &r.subject)?;
         if let Some(id) = r.action_id.as_deref().filter(|id| !name_ok(id)) {
-            return Err(format!("recommendation {:?}: action id {id:?} must be snake_case ASCII", r.title));
+            return Err(format!(
+                "recommendation {:?}: action id {id:?} must be snake_case ASCII",
+                r.title
+            ));
         }
     }
     Ok(())

@@ -9,9 +9,9 @@
 //! A plugin that fails [`Registry::quarantine_after`] calls in a row is quarantined: it
 //! is skipped until its file changes (a new hash loads as a new plugin).
 
+use super::PluginError;
 use super::runtime::{Evaluated, Instance, PluginModule, Runtime};
 use super::types::{Input, InputKind};
-use super::PluginError;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,12 @@ pub struct LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    fn new(module: Arc<PluginModule>, config_json: String, instance: Instance, quarantine_after: u32) -> LoadedPlugin {
+    fn new(
+        module: Arc<PluginModule>,
+        config_json: String,
+        instance: Instance,
+        quarantine_after: u32,
+    ) -> LoadedPlugin {
         LoadedPlugin {
             module,
             config_json,
@@ -72,7 +77,12 @@ impl LoadedPlugin {
 
     /// Evaluate one input. A trapped instance is dropped, never re-entered; the next
     /// call instantiates afresh. Repeated failures quarantine the plugin.
-    pub fn evaluate(&self, rt: &Runtime, input: &Input, now_ms: i64) -> Result<Evaluated, PluginError> {
+    pub fn evaluate(
+        &self,
+        rt: &Runtime,
+        input: &Input,
+        now_ms: i64,
+    ) -> Result<Evaluated, PluginError> {
         {
             let h = lock(&self.health);
             if h.quarantined {
@@ -177,7 +187,12 @@ pub struct Registry {
 impl Registry {
     /// A registry over `dir` with plugin configs by name (JSON). Call [`Registry::scan`]
     /// to load.
-    pub fn new(runtime: Arc<Runtime>, dir: PathBuf, configs: BTreeMap<String, String>, quarantine_after: u32) -> Registry {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        dir: PathBuf,
+        configs: BTreeMap<String, String>,
+        quarantine_after: u32,
+    ) -> Registry {
         Registry {
             runtime,
             dir,
@@ -211,11 +226,17 @@ impl Registry {
 
     /// Files that failed to load and why.
     pub fn file_errors(&self) -> Vec<(PathBuf, String)> {
-        lock(&self.file_errors).iter().map(|(p, (_, e))| (p.clone(), e.clone())).collect()
+        lock(&self.file_errors)
+            .iter()
+            .map(|(p, (_, e))| (p.clone(), e.clone()))
+            .collect()
     }
 
     fn config_for(&self, name: &str) -> String {
-        lock(&self.configs).get(name).cloned().unwrap_or_else(|| "{}".to_string())
+        lock(&self.configs)
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| "{}".to_string())
     }
 
     /// Bring the live set in line with the folder: load new and changed files, drop
@@ -227,12 +248,18 @@ impl Registry {
         let files = match list_wasm(&self.dir) {
             Ok(f) => f,
             Err(e) => {
-                report.errors.push(PluginError::Read { file: self.dir.clone(), reason: e });
+                report.errors.push(PluginError::Read {
+                    file: self.dir.clone(),
+                    reason: e,
+                });
                 return report;
             }
         };
-        let by_path: BTreeMap<&Path, &Arc<LoadedPlugin>> =
-            old.plugins.iter().map(|p| (p.module.file.as_path(), p)).collect();
+        let by_path: BTreeMap<&Path, &Arc<LoadedPlugin>> = old
+            .plugins
+            .iter()
+            .map(|p| (p.module.file.as_path(), p))
+            .collect();
         let mut next: Vec<Arc<LoadedPlugin>> = Vec::new();
         // Newly loaded plugins, and whether each replaces a file already loaded.
         let mut fresh: Vec<(Arc<LoadedPlugin>, bool)> = Vec::new();
@@ -241,13 +268,18 @@ impl Registry {
                 Ok(b) => b,
                 Err(_) => continue, // vanished between listing and reading: next scan decides
             };
-            let hash: [u8; 32] = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes)).into();
+            let hash: [u8; 32] =
+                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+                    .into();
             let existing = by_path.get(file.as_path()).copied();
             if let Some(p) = existing.filter(|p| p.module.hash == hash) {
                 next.push(p.clone());
                 continue;
             }
-            if lock(&self.file_errors).get(file).is_some_and(|(h, _)| *h == hash) {
+            if lock(&self.file_errors)
+                .get(file)
+                .is_some_and(|(h, _)| *h == hash)
+            {
                 existing.inspect(|p| next.push((*p).clone()));
                 continue;
             }
@@ -281,12 +313,22 @@ impl Registry {
         // Two files, one name: the one already running (or the first by path) wins.
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut deduped = Vec::new();
-        next.sort_by_key(|p| (!old.plugins.iter().any(|o| Arc::ptr_eq(o, p)), p.module.file.clone()));
+        next.sort_by_key(|p| {
+            (
+                !old.plugins.iter().any(|o| Arc::ptr_eq(o, p)),
+                p.module.file.clone(),
+            )
+        });
         for p in next {
             if let Some(other) = seen.get(p.name()) {
-                let e = PluginError::DuplicateName { file: p.module.file.clone(), name: p.name().to_string(), other: other.clone() };
+                let e = PluginError::DuplicateName {
+                    file: p.module.file.clone(),
+                    name: p.name().to_string(),
+                    other: other.clone(),
+                };
                 tracing::error!("{e}");
-                lock(&self.file_errors).insert(p.module.file.clone(), (p.module.hash, e.to_string()));
+                lock(&self.file_errors)
+                    .insert(p.module.file.clone(), (p.module.hash, e.to_string()));
                 report.errors.push(e);
                 continue;
             }
@@ -298,7 +340,11 @@ impl Registry {
             if !deduped.iter().any(|d| Arc::ptr_eq(d, p)) {
                 continue;
             }
-            let (name, version, file) = (p.name(), &p.module.manifest.version, p.module.file.display());
+            let (name, version, file) = (
+                p.name(),
+                &p.module.manifest.version,
+                p.module.file.display(),
+            );
             if *replaces {
                 tracing::info!(plugin = name, %version, %file, "plugin replaced");
                 report.replaced.push(name.to_string());
@@ -308,9 +354,15 @@ impl Registry {
             }
         }
         let changed = deduped.len() != old.plugins.len()
-            || deduped.iter().zip(&old.plugins).any(|(a, b)| !Arc::ptr_eq(a, b));
+            || deduped
+                .iter()
+                .zip(&old.plugins)
+                .any(|(a, b)| !Arc::ptr_eq(a, b));
         if changed {
-            self.current.store(Arc::new(PluginSet { plugins: deduped, generation: old.generation + 1 }));
+            self.current.store(Arc::new(PluginSet {
+                plugins: deduped,
+                generation: old.generation + 1,
+            }));
         }
         report
     }
@@ -319,7 +371,12 @@ impl Registry {
         let module = self.runtime.load_bytes(file, bytes)?;
         let config = self.config_for(module.name());
         let instance = module.instantiate(&self.runtime, &config)?;
-        Ok(LoadedPlugin::new(Arc::new(module), config, instance, self.quarantine_after))
+        Ok(LoadedPlugin::new(
+            Arc::new(module),
+            config,
+            instance,
+            self.quarantine_after,
+        ))
     }
 
     /// Check new plugin configurations against fresh instances; apply all of them
@@ -330,18 +387,29 @@ impl Registry {
         let mut next = Vec::with_capacity(old.plugins.len());
         let mut changed = false;
         for p in &old.plugins {
-            let json = configs.get(p.name()).cloned().unwrap_or_else(|| "{}".to_string());
+            let json = configs
+                .get(p.name())
+                .cloned()
+                .unwrap_or_else(|| "{}".to_string());
             if json == p.config_json {
                 next.push(p.clone());
                 continue;
             }
             let instance = p.module.instantiate(&self.runtime, &json)?;
-            next.push(Arc::new(LoadedPlugin::new(p.module.clone(), json, instance, self.quarantine_after)));
+            next.push(Arc::new(LoadedPlugin::new(
+                p.module.clone(),
+                json,
+                instance,
+                self.quarantine_after,
+            )));
             changed = true;
         }
         *lock(&self.configs) = configs;
         if changed {
-            self.current.store(Arc::new(PluginSet { plugins: next, generation: old.generation + 1 }));
+            self.current.store(Arc::new(PluginSet {
+                plugins: next,
+                generation: old.generation + 1,
+            }));
         }
         Ok(changed)
     }
@@ -364,7 +432,9 @@ fn list_wasm(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .map(|e| e.path())
         .filter(|p| {
             p.extension().is_some_and(|x| x == "wasm")
-                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('.'))
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
                 && p.is_file()
         })
         .collect();

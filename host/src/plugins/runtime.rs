@@ -106,13 +106,18 @@ pub struct Runtime {
 impl Runtime {
     /// An engine with the sandbox configured. `store` backs plugin state and history
     /// (`None` for one-off checks: state is then kept in memory for the call only).
-    pub fn new(limits: Limits, cache_dir: Option<PathBuf>, store: Option<Arc<Store>>) -> anyhow::Result<Runtime> {
+    pub fn new(
+        limits: Limits,
+        cache_dir: Option<PathBuf>,
+        store: Option<Arc<Store>>,
+    ) -> anyhow::Result<Runtime> {
         let mut cfg = wasmtime::Config::new();
         cfg.wasm_component_model(true)
             .epoch_interruption(true)
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&cfg).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))?;
+        let engine =
+            Engine::new(&cfg).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))?;
         let mut linker = Linker::new(&engine);
         VigilPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("cannot link the host API: {e}"))?;
@@ -138,7 +143,10 @@ impl Runtime {
 
     /// Read, check, compile (or load from cache) and describe a plugin file.
     pub fn load_file(&self, file: &Path) -> Result<PluginModule, PluginError> {
-        let bytes = std::fs::read(file).map_err(|e| PluginError::Read { file: file.to_path_buf(), reason: e.to_string() })?;
+        let bytes = std::fs::read(file).map_err(|e| PluginError::Read {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         self.load_bytes(file, &bytes)
     }
 
@@ -146,18 +154,24 @@ impl Runtime {
     pub fn load_bytes(&self, file: &Path, bytes: &[u8]) -> Result<PluginModule, PluginError> {
         let started = Instant::now();
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-            return Err(PluginError::NotWasm { file: file.to_path_buf() });
+            return Err(PluginError::NotWasm {
+                file: file.to_path_buf(),
+            });
         }
         // Core modules carry version 1; components carry version 0xd, layer 1.
         if bytes[4..8] == [1, 0, 0, 0] {
-            return Err(PluginError::NotComponent { file: file.to_path_buf() });
+            return Err(PluginError::NotComponent {
+                file: file.to_path_buf(),
+            });
         }
         let hash: [u8; 32] = Sha256::digest(bytes).into();
         let (component, from_cache) = match self.cache.load(&self.engine, &hash) {
             Some(c) => (c, true),
             None => {
-                let c = Component::new(&self.engine, bytes)
-                    .map_err(|e| PluginError::Compile { file: file.to_path_buf(), detail: format!("{e:#}") })?;
+                let c = Component::new(&self.engine, bytes).map_err(|e| PluginError::Compile {
+                    file: file.to_path_buf(),
+                    detail: format!("{e:#}"),
+                })?;
                 (c, false)
             }
         };
@@ -169,7 +183,10 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .and_then(VigilPluginPre::new)
-            .map_err(|e| PluginError::Instantiate { file: file.to_path_buf(), detail: format!("{e:#}") })?;
+            .map_err(|e| PluginError::Instantiate {
+                file: file.to_path_buf(),
+                detail: format!("{e:#}"),
+            })?;
         let mut module = PluginModule {
             file: file.to_path_buf(),
             hash,
@@ -185,10 +202,16 @@ impl Runtime {
             load_time: Duration::ZERO,
         };
         let mut inst = module.raw_instance(self, file.display().to_string())?;
-        let manifest = inst.call(self, 0, |b, s| b.vigil_plugin_plugin().call_manifest(s)).map_err(|e| {
-            PluginError::BadManifest { file: file.to_path_buf(), detail: e.to_string() }
+        let manifest = inst
+            .call(self, 0, |b, s| b.vigil_plugin_plugin().call_manifest(s))
+            .map_err(|e| PluginError::BadManifest {
+                file: file.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        check_manifest(&manifest).map_err(|detail| PluginError::BadManifest {
+            file: file.to_path_buf(),
+            detail,
         })?;
-        check_manifest(&manifest).map_err(|detail| PluginError::BadManifest { file: file.to_path_buf(), detail })?;
         module.manifest = manifest;
         module.load_time = started.elapsed();
         Ok(module)
@@ -199,10 +222,15 @@ impl Runtime {
 fn check_manifest(m: &Manifest) -> Result<(), String> {
     let ok = !m.name.is_empty()
         && m.name.len() <= 64
-        && m.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && m.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !m.name.starts_with('-');
     if !ok {
-        return Err(format!("name {:?} must be kebab-case ASCII (a-z, 0-9, -), 1-64 chars", m.name));
+        return Err(format!(
+            "name {:?} must be kebab-case ASCII (a-z, 0-9, -), 1-64 chars",
+            m.name
+        ));
     }
     if m.version.is_empty() {
         return Err("version is empty".into());
@@ -231,22 +259,34 @@ impl PluginModule {
     }
 
     fn raw_instance(&self, rt: &Runtime, label: String) -> Result<Instance, PluginError> {
-        let mut store = wasmtime::Store::new(&rt.engine, HostState::new(&label, rt.limits.clone(), rt.store.clone()));
+        let mut store = wasmtime::Store::new(
+            &rt.engine,
+            HostState::new(&label, rt.limits.clone(), rt.store.clone()),
+        );
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(&rt.limits));
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| PluginError::Instantiate {
-            file: self.file.clone(),
-            detail: format!("{e:#}"),
-        })?;
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::Instantiate {
+                file: self.file.clone(),
+                detail: format!("{e:#}"),
+            })?;
         Ok(Instance { store, bindings })
     }
 
     /// A fresh instance, configured with `config_json`.
     pub fn instantiate(&self, rt: &Runtime, config_json: &str) -> Result<Instance, PluginError> {
         let mut inst = self.raw_instance(rt, self.manifest.name.clone())?;
-        let result = inst.call(rt, 0, |b, s| b.vigil_plugin_plugin().call_configure(s, config_json))?;
-        result.map_err(|e| PluginError::Config { plugin: self.manifest.name.clone(), key: e.key, message: e.message })?;
+        let result = inst.call(rt, 0, |b, s| {
+            b.vigil_plugin_plugin().call_configure(s, config_json)
+        })?;
+        result.map_err(|e| PluginError::Config {
+            plugin: self.manifest.name.clone(),
+            key: e.key,
+            message: e.message,
+        })?;
         Ok(inst)
     }
 }
@@ -287,16 +327,33 @@ impl Instance {
 
     /// Evaluate one input. On error the caller must drop this instance if
     /// [`PluginError::poisons_instance`].
-    pub fn evaluate(&mut self, rt: &Runtime, input: &Input, now_ms: i64) -> Result<Evaluated, PluginError> {
+    pub fn evaluate(
+        &mut self,
+        rt: &Runtime,
+        input: &Input,
+        now_ms: i64,
+    ) -> Result<Evaluated, PluginError> {
         let started = Instant::now();
         let plugin = self.store.data().plugin.clone();
-        let result = self.call(rt, now_ms, |b, s| b.vigil_plugin_plugin().call_evaluate(s, input))?;
-        let out = result.map_err(|message| PluginError::Failed { plugin: plugin.clone(), message })?;
+        let result = self.call(rt, now_ms, |b, s| {
+            b.vigil_plugin_plugin().call_evaluate(s, input)
+        })?;
+        let out = result.map_err(|message| PluginError::Failed {
+            plugin: plugin.clone(),
+            message,
+        })?;
         let size = output::size_bytes(&out);
         if size > rt.limits.max_output_bytes {
-            return Err(PluginError::OutputTooLarge { plugin, size, limit: rt.limits.max_output_bytes });
+            return Err(PluginError::OutputTooLarge {
+                plugin,
+                size,
+                limit: rt.limits.max_output_bytes,
+            });
         }
-        output::validate(&out).map_err(|detail| PluginError::InvalidOutput { plugin: plugin.clone(), detail })?;
+        output::validate(&out).map_err(|detail| PluginError::InvalidOutput {
+            plugin: plugin.clone(),
+            detail,
+        })?;
         let data = self.store.data_mut();
         Ok(Evaluated {
             output: out,
@@ -317,16 +374,29 @@ fn classify(host: &HostState, limits: &Limits, err: wasmtime::Error) -> PluginEr
         };
     }
     if host.host_calls_exceeded {
-        return PluginError::HostCalls { plugin, limit: limits.max_host_calls };
+        return PluginError::HostCalls {
+            plugin,
+            limit: limits.max_host_calls,
+        };
     }
     if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return PluginError::Deadline { plugin, limit_ms: limits.cpu_deadline.as_millis() as u64 };
+        return PluginError::Deadline {
+            plugin,
+            limit_ms: limits.cpu_deadline.as_millis() as u64,
+        };
     }
-    let panic = host.last_error_log.clone().filter(|l| l.starts_with("panicked"));
+    let panic = host
+        .last_error_log
+        .clone()
+        .filter(|l| l.starts_with("panicked"));
     let detail = match err.downcast_ref::<Trap>() {
         Some(Trap::UnreachableCodeReached) if panic.is_some() => panic.clone().unwrap_or_default(),
         Some(trap) => trap.to_string(),
         None => format!("{err:#}"),
     };
-    PluginError::Trap { plugin, detail, panic }
+    PluginError::Trap {
+        plugin,
+        detail,
+        panic,
+    }
 }

@@ -30,21 +30,30 @@ pub fn watch_dir(
     on_change: impl FnMut() + Send + 'static,
 ) -> anyhow::Result<WatchHandle> {
     let (tx, rx) = mpsc::channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-        Ok(ev) if ev.paths.iter().any(|p| filter(p)) => {
-            let _ = tx.send(());
-        }
-        Ok(_) => {}
-        // A lost event (queue overflow): act as if something changed.
-        Err(_) => {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", dir.display()))?;
+    let mut watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(ev) if ev.paths.iter().any(|p| filter(p)) => {
+                let _ = tx.send(());
+            }
+            Ok(_) => {}
+            // A lost event (queue overflow): act as if something changed.
+            Err(_) => {
+                let _ = tx.send(());
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch {}: {e}", dir.display()))?;
     watcher
         .watch(dir, RecursiveMode::NonRecursive)
-        .map_err(|e| anyhow::anyhow!("cannot watch {}: {e} (does the folder exist?)", dir.display()))?;
-    let name = format!("vigil-watch-{}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("dir"));
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot watch {}: {e} (does the folder exist?)",
+                dir.display()
+            )
+        })?;
+    let name = format!(
+        "vigil-watch-{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("dir")
+    );
     let mut on_change = on_change;
     std::thread::Builder::new().name(name).spawn(move || {
         loop {

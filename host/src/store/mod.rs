@@ -17,13 +17,25 @@ use tables::{META, PLUGIN_STATE, SCHEMA_VERSION, SERIES_KEYS, SERIES_POINTS};
 #[non_exhaustive]
 pub enum StoreError {
     #[error("cannot open store {path}: {source}")]
-    Open { path: PathBuf, source: redb::DatabaseError },
-    #[error("store {path} is already open in another process: stop the other vigil or set [store] path to another file")]
+    Open {
+        path: PathBuf,
+        source: redb::DatabaseError,
+    },
+    #[error(
+        "store {path} is already open in another process: stop the other vigil or set [store] path to another file"
+    )]
     Locked { path: PathBuf },
-    #[error("store {path} was written by a newer Vigil (schema {found}, this build reads up to {SCHEMA_VERSION}): upgrade vigil or point [store] path at another file")]
+    #[error(
+        "store {path} was written by a newer Vigil (schema {found}, this build reads up to {SCHEMA_VERSION}): upgrade vigil or point [store] path at another file"
+    )]
     TooNew { path: PathBuf, found: u32 },
     #[error("store {path}: {what} failed: {source}{hint}")]
-    Io { path: PathBuf, what: &'static str, source: redb::Error, hint: &'static str },
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: Box<redb::Error>,
+        hint: &'static str,
+    },
 }
 
 /// The open store. Cheap to share behind an `Arc`.
@@ -52,15 +64,23 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 path: path.to_path_buf(),
                 what: "creating its folder",
-                source: redb::StorageError::Io(e).into(),
+                source: Box::new(redb::StorageError::Io(e).into()),
                 hint: "",
             })?;
         }
         let db = Database::create(path).map_err(|source| match source {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.to_path_buf() },
-            source => StoreError::Open { path: path.to_path_buf(), source },
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.to_path_buf(),
+            },
+            source => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
-        let store = Store { db, path: path.to_path_buf() };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
         store.init()?;
         Ok(store)
     }
@@ -70,7 +90,10 @@ impl Store {
         &self.path
     }
 
-    pub(crate) fn io<E: Into<redb::Error>>(&self, what: &'static str) -> impl FnOnce(E) -> StoreError + '_ {
+    pub(crate) fn io<E: Into<redb::Error>>(
+        &self,
+        what: &'static str,
+    ) -> impl FnOnce(E) -> StoreError + '_ {
         move |e| {
             let source: redb::Error = e.into();
             let hint = match &source {
@@ -79,12 +102,20 @@ impl Store {
                 }
                 _ => "",
             };
-            StoreError::Io { path: self.path.clone(), what, source, hint }
+            StoreError::Io {
+                path: self.path.clone(),
+                what,
+                source: Box::new(source),
+                hint,
+            }
         }
     }
 
     fn init(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(self.io("opening a write transaction"))?;
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(self.io("opening a write transaction"))?;
         {
             let mut meta = tx.open_table(META).map_err(self.io("opening table meta"))?;
             let found = meta
@@ -93,7 +124,10 @@ impl Store {
                 .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])));
             match found {
                 Some(v) if v > SCHEMA_VERSION => {
-                    return Err(StoreError::TooNew { path: self.path.clone(), found: v });
+                    return Err(StoreError::TooNew {
+                        path: self.path.clone(),
+                        found: v,
+                    });
                 }
                 // Migrations from older schemas go here, oldest first.
                 _ => {
@@ -101,9 +135,12 @@ impl Store {
                         .map_err(self.io("writing the schema version"))?;
                 }
             }
-            tx.open_table(PLUGIN_STATE).map_err(self.io("creating table plugin_state"))?;
-            tx.open_table(SERIES_KEYS).map_err(self.io("creating table series_keys"))?;
-            tx.open_table(SERIES_POINTS).map_err(self.io("creating table series_points"))?;
+            tx.open_table(PLUGIN_STATE)
+                .map_err(self.io("creating table plugin_state"))?;
+            tx.open_table(SERIES_KEYS)
+                .map_err(self.io("creating table series_keys"))?;
+            tx.open_table(SERIES_POINTS)
+                .map_err(self.io("creating table series_points"))?;
         }
         tx.commit().map_err(self.io("committing the schema"))?;
         Ok(())
@@ -111,18 +148,33 @@ impl Store {
 
     /// One value of a plugin's state.
     pub fn plugin_state_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(self.io("opening a read transaction"))?;
-        let table = tx.open_table(PLUGIN_STATE).map_err(self.io("opening table plugin_state"))?;
-        let v = table.get((plugin, key)).map_err(self.io("reading plugin state"))?;
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(self.io("opening a read transaction"))?;
+        let table = tx
+            .open_table(PLUGIN_STATE)
+            .map_err(self.io("opening table plugin_state"))?;
+        let v = table
+            .get((plugin, key))
+            .map_err(self.io("reading plugin state"))?;
         Ok(v.map(|v| v.value().to_vec()))
     }
 
     /// Every key of a plugin's state (for `vigil plugins list` and tests).
     pub fn plugin_state_keys(&self, plugin: &str) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(self.io("opening a read transaction"))?;
-        let table = tx.open_table(PLUGIN_STATE).map_err(self.io("opening table plugin_state"))?;
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(self.io("opening a read transaction"))?;
+        let table = tx
+            .open_table(PLUGIN_STATE)
+            .map_err(self.io("opening table plugin_state"))?;
         let mut keys = Vec::new();
-        for row in table.range((plugin, "")..).map_err(self.io("reading plugin state"))? {
+        for row in table
+            .range((plugin, "")..)
+            .map_err(self.io("reading plugin state"))?
+        {
             let (k, _) = row.map_err(self.io("reading plugin state"))?;
             let (p, key) = k.value();
             if p != plugin {
@@ -143,16 +195,25 @@ impl Store {
         if state.is_empty() && points.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(self.io("opening a write transaction"))?;
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(self.io("opening a write transaction"))?;
         {
-            let mut table = tx.open_table(PLUGIN_STATE).map_err(self.io("opening table plugin_state"))?;
+            let mut table = tx
+                .open_table(PLUGIN_STATE)
+                .map_err(self.io("opening table plugin_state"))?;
             for (plugin, key, change) in state {
                 match change {
                     StateChange::Set(v) => {
-                        table.insert((plugin.as_str(), key.as_str()), v.as_slice()).map_err(self.io("writing plugin state"))?;
+                        table
+                            .insert((plugin.as_str(), key.as_str()), v.as_slice())
+                            .map_err(self.io("writing plugin state"))?;
                     }
                     StateChange::Delete => {
-                        table.remove((plugin.as_str(), key.as_str())).map_err(self.io("deleting plugin state"))?;
+                        table
+                            .remove((plugin.as_str(), key.as_str()))
+                            .map_err(self.io("deleting plugin state"))?;
                     }
                 }
             }
@@ -186,7 +247,8 @@ mod tests {
                 &[],
             )
             .unwrap();
-            s.commit_evaluation(&[("p".into(), "b".into(), StateChange::Delete)], &[]).unwrap();
+            s.commit_evaluation(&[("p".into(), "b".into(), StateChange::Delete)], &[])
+                .unwrap();
         }
         let s = Store::open(&path).unwrap();
         assert_eq!(s.plugin_state_get("p", "a").unwrap(), Some(b"1".to_vec()));
@@ -201,10 +263,16 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             let tx = s.db.begin_write().unwrap();
-            tx.open_table(META).unwrap().insert("schema_version", 99u32.to_le_bytes().as_slice()).unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert("schema_version", 99u32.to_le_bytes().as_slice())
+                .unwrap();
             tx.commit().unwrap();
         }
         let e = Store::open(&path).unwrap_err().to_string();
-        assert!(e.contains("newer Vigil") && e.contains("upgrade vigil"), "{e}");
+        assert!(
+            e.contains("newer Vigil") && e.contains("upgrade vigil"),
+            "{e}"
+        );
     }
 }

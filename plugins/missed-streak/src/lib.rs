@@ -34,7 +34,10 @@ impl Plugin for MissedStreak {
             .description("validators missing attestations in consecutive epochs")
             .subscribe(InputKind::Epoch)
             .subscribe(InputKind::Reset)
-            .key_doc("consecutive", "missed epochs in a row before raising (1-100)")
+            .key_doc(
+                "consecutive",
+                "missed epochs in a row before raising (1-100)",
+            )
             .key_doc("severity", "critical, high, medium or low")
             .config::<Config>()
     }

@@ -24,13 +24,27 @@ impl Plugin for NodeSync {
 
     fn manifest() -> Manifest {
         Manifest::new("node-sync", env!("CARGO_PKG_VERSION"))
-            .description("beacon and execution nodes: reachable, synced, head on time, enough peers")
+            .description(
+                "beacon and execution nodes: reachable, synced, head on time, enough peers",
+            )
             .subscribe(InputKind::Node)
-            .key_doc("min_peers", "fewest beacon peers before cl_peers_low (0 peers is critical)")
-            .key_doc("max_sync_distance", "slots of sync_distance tolerated before cl_syncing")
-            .key_doc("max_head_lag_slots", "slots the head may trail the wall clock before cl_head_behind")
+            .key_doc(
+                "min_peers",
+                "fewest beacon peers before cl_peers_low (0 peers is critical)",
+            )
+            .key_doc(
+                "max_sync_distance",
+                "slots of sync_distance tolerated before cl_syncing",
+            )
+            .key_doc(
+                "max_head_lag_slots",
+                "slots the head may trail the wall clock before cl_head_behind",
+            )
             .key_doc("min_el_peers", "fewest execution peers before el_peers_low")
-            .key_doc("max_el_block_age_s", "seconds since the latest execution block before el_head_stale")
+            .key_doc(
+                "max_el_block_age_s",
+                "seconds since the latest execution block before el_head_stale",
+            )
             .config::<Config>()
     }
 

@@ -17,7 +17,13 @@ pub struct Config {
 /// networking problem; 2 slots of lag is normal jitter, 3+ means missed head votes.
 impl Default for Config {
     fn default() -> Self {
-        Config { min_peers: 5, max_sync_distance: 2, max_head_lag_slots: 3, min_el_peers: 3, max_el_block_age_s: 60.0 }
+        Config {
+            min_peers: 5,
+            max_sync_distance: 2,
+            max_head_lag_slots: 3,
+            min_el_peers: 3,
+            max_el_block_age_s: 60.0,
+        }
     }
 }
 
@@ -48,8 +54,12 @@ fn judge_consensus(cfg: &Config, cl: &ConsensusNode, out: &mut Output) {
     if !cl.reachable {
         let why = cl.error.as_deref().unwrap_or("no answer");
         out.alert(
-            AlertCondition::new("node_unreachable", Severity::Critical, format!("beacon node {name} is unreachable: {why}"))
-                .subject("node", name),
+            AlertCondition::new(
+                "node_unreachable",
+                Severity::Critical,
+                format!("beacon node {name} is unreachable: {why}"),
+            )
+            .subject("node", name),
         );
         out.check(Check::fail("beacon_reachable", format!("{name}: {why}")).subject("node", name));
         return;
@@ -60,10 +70,14 @@ fn judge_consensus(cfg: &Config, cl: &ConsensusNode, out: &mut Output) {
     {
         problems.push(format!("syncing, {d} slots behind"));
         out.alert(
-            AlertCondition::new("cl_syncing", Severity::High, format!("beacon node {name} is syncing: {d} slots behind"))
-                .subject("node", name)
-                .value(d as f64)
-                .threshold(cfg.max_sync_distance as f64),
+            AlertCondition::new(
+                "cl_syncing",
+                Severity::High,
+                format!("beacon node {name} is syncing: {d} slots behind"),
+            )
+            .subject("node", name)
+            .value(d as f64)
+            .threshold(cfg.max_sync_distance as f64),
         );
     }
     if let Some(lag) = cl.head_lag_slots.filter(|l| *l > cfg.max_head_lag_slots) {
@@ -81,19 +95,36 @@ fn judge_consensus(cfg: &Config, cl: &ConsensusNode, out: &mut Output) {
     }
     if let Some(p) = cl.peers.filter(|p| *p < cfg.min_peers) {
         problems.push(format!("{p} peers"));
-        let severity = if p == 0 { Severity::Critical } else { Severity::Medium };
+        let severity = if p == 0 {
+            Severity::Critical
+        } else {
+            Severity::Medium
+        };
         out.alert(
-            AlertCondition::new("cl_peers_low", severity, format!("beacon node {name} has {p} peers (minimum {})", cfg.min_peers))
-                .subject("node", name)
-                .value(p as f64)
-                .threshold(cfg.min_peers as f64),
+            AlertCondition::new(
+                "cl_peers_low",
+                severity,
+                format!(
+                    "beacon node {name} has {p} peers (minimum {})",
+                    cfg.min_peers
+                ),
+            )
+            .subject("node", name)
+            .value(p as f64)
+            .threshold(cfg.min_peers as f64),
         );
     }
     if let Some(lag) = cl.head_lag_slots {
         out.series(SeriesPoint::new("cl_head_lag_slots", lag as f64).label("node", name));
     }
     let check = if problems.is_empty() {
-        Check::ok("beacon_synced", format!("{name}: synced, {} peers", cl.peers.map_or("?".into(), |p| p.to_string())))
+        Check::ok(
+            "beacon_synced",
+            format!(
+                "{name}: synced, {} peers",
+                cl.peers.map_or("?".into(), |p| p.to_string())
+            ),
+        )
     } else {
         Check::warn("beacon_synced", format!("{name}: {}", problems.join(", ")))
     };
@@ -105,41 +136,70 @@ fn judge_execution(cfg: &Config, el: &ExecutionNode, out: &mut Output) {
     if !el.reachable {
         let why = el.error.as_deref().unwrap_or("no answer");
         out.alert(
-            AlertCondition::new("node_unreachable", Severity::Critical, format!("execution node {name} is unreachable: {why}"))
-                .subject("node", name),
+            AlertCondition::new(
+                "node_unreachable",
+                Severity::Critical,
+                format!("execution node {name} is unreachable: {why}"),
+            )
+            .subject("node", name),
         );
-        out.check(Check::fail("execution_reachable", format!("{name}: {why}")).subject("node", name));
+        out.check(
+            Check::fail("execution_reachable", format!("{name}: {why}")).subject("node", name),
+        );
         return;
     }
     let mut problems = Vec::new();
     if el.is_syncing == Some(true) {
         problems.push("syncing".to_string());
         out.alert(
-            AlertCondition::new("el_syncing", Severity::High, format!("execution node {name} is syncing")).subject("node", name),
+            AlertCondition::new(
+                "el_syncing",
+                Severity::High,
+                format!("execution node {name} is syncing"),
+            )
+            .subject("node", name),
         );
     }
-    if let Some(age_s) = el.block_age_ms.map(|ms| ms as f64 / 1000.0).filter(|a| *a > cfg.max_el_block_age_s) {
+    if let Some(age_s) = el
+        .block_age_ms
+        .map(|ms| ms as f64 / 1000.0)
+        .filter(|a| *a > cfg.max_el_block_age_s)
+    {
         problems.push(format!("latest block {age_s:.0} s old"));
         out.alert(
-            AlertCondition::new("el_head_stale", Severity::High, format!("execution node {name}: latest block is {age_s:.0} s old"))
-                .subject("node", name)
-                .value(age_s)
-                .threshold(cfg.max_el_block_age_s),
+            AlertCondition::new(
+                "el_head_stale",
+                Severity::High,
+                format!("execution node {name}: latest block is {age_s:.0} s old"),
+            )
+            .subject("node", name)
+            .value(age_s)
+            .threshold(cfg.max_el_block_age_s),
         );
     }
     if let Some(p) = el.peers.filter(|p| *p < cfg.min_el_peers) {
         problems.push(format!("{p} peers"));
         out.alert(
-            AlertCondition::new("el_peers_low", Severity::Medium, format!("execution node {name} has {p} peers (minimum {})", cfg.min_el_peers))
-                .subject("node", name)
-                .value(p as f64)
-                .threshold(cfg.min_el_peers as f64),
+            AlertCondition::new(
+                "el_peers_low",
+                Severity::Medium,
+                format!(
+                    "execution node {name} has {p} peers (minimum {})",
+                    cfg.min_el_peers
+                ),
+            )
+            .subject("node", name)
+            .value(p as f64)
+            .threshold(cfg.min_el_peers as f64),
         );
     }
     let check = if problems.is_empty() {
         Check::ok("execution_synced", format!("{name}: synced"))
     } else {
-        Check::warn("execution_synced", format!("{name}: {}", problems.join(", ")))
+        Check::warn(
+            "execution_synced",
+            format!("{name}: {}", problems.join(", ")),
+        )
     };
     out.check(check.subject("node", name));
 }
@@ -158,7 +218,9 @@ mod tests {
     #[test]
     fn healthy_node_raises_nothing() {
         let mut h = Harness::<crate::NodeSync>::with_toml("").unwrap();
-        let out = h.evaluate(&tick(vec![testing::consensus_node("bn", 50)])).unwrap();
+        let out = h
+            .evaluate(&tick(vec![testing::consensus_node("bn", 50)]))
+            .unwrap();
         assert!(out.alerts.is_empty());
         assert_eq!(out.checks[0].status, CheckStatus::Ok);
     }
@@ -166,7 +228,9 @@ mod tests {
     #[test]
     fn thresholds_come_from_config() {
         let mut h = Harness::<crate::NodeSync>::with_toml("min_peers = 60").unwrap();
-        let out = h.evaluate(&tick(vec![testing::consensus_node("bn", 50)])).unwrap();
+        let out = h
+            .evaluate(&tick(vec![testing::consensus_node("bn", 50)]))
+            .unwrap();
         let a = out.find_alert("cl_peers_low").unwrap();
         assert_eq!(a.severity, Severity::Medium);
         assert_eq!(a.subject, vec![("node".to_string(), "bn".to_string())]);
@@ -179,7 +243,10 @@ mod tests {
         let mut bn = testing::consensus_node("bn", 0);
         bn.head_lag_slots = Some(10);
         let out = h.evaluate(&tick(vec![bn])).unwrap();
-        assert_eq!(out.find_alert("cl_peers_low").unwrap().severity, Severity::Critical);
+        assert_eq!(
+            out.find_alert("cl_peers_low").unwrap().severity,
+            Severity::Critical
+        );
         assert!(out.find_alert("cl_head_behind").is_some());
         assert!(out.find_alert("cl_syncing").is_none(), "sync_distance is 0");
     }
@@ -193,14 +260,22 @@ mod tests {
         let out = h.evaluate(&tick(vec![bn])).unwrap();
         let a = out.find_alert("node_unreachable").unwrap();
         assert!(a.summary.contains("connection refused"));
-        assert_eq!(out.alerts.len(), 1, "no other alert for a node we cannot see");
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "no other alert for a node we cannot see"
+        );
     }
 
     #[test]
     fn bad_config_is_refused_by_key() {
-        let e = Harness::<crate::NodeSync>::with_toml("min_peer = 3").err().unwrap();
+        let e = Harness::<crate::NodeSync>::with_toml("min_peer = 3")
+            .err()
+            .unwrap();
         assert_eq!(e.key.as_deref(), Some("min_peer"));
-        let e = Harness::<crate::NodeSync>::with_toml("max_head_lag_slots = 0").err().unwrap();
+        let e = Harness::<crate::NodeSync>::with_toml("max_head_lag_slots = 0")
+            .err()
+            .unwrap();
         assert_eq!(e.key.as_deref(), Some("max_head_lag_slots"));
     }
 }

@@ -81,12 +81,28 @@ impl Env {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugin dir");
         for p in plugins {
-            std::fs::copy(plugins::path(p), dir.path().join("plugins").join(format!("{p}.wasm"))).expect("copy plugin");
+            std::fs::copy(
+                plugins::path(p),
+                dir.path().join("plugins").join(format!("{p}.wasm")),
+            )
+            .expect("copy plugin");
         }
         let store = Arc::new(Store::open(&dir.path().join("vigil.redb")).expect("store"));
-        let rt = Arc::new(Runtime::new(limits, Some(dir.path().join("cache")), Some(store.clone())).expect("runtime"));
-        let registry = Arc::new(Registry::new(rt, dir.path().join("plugins"), Default::default(), 3));
-        Env { dir, store, registry }
+        let rt = Arc::new(
+            Runtime::new(limits, Some(dir.path().join("cache")), Some(store.clone()))
+                .expect("runtime"),
+        );
+        let registry = Arc::new(Registry::new(
+            rt,
+            dir.path().join("plugins"),
+            Default::default(),
+            3,
+        ));
+        Env {
+            dir,
+            store,
+            registry,
+        }
     }
 
     pub(crate) fn plugin_dir(&self) -> PathBuf {
@@ -100,7 +116,10 @@ impl Env {
 
 /// Short limits so hostile plugins are stopped quickly.
 pub(crate) fn test_limits() -> Limits {
-    Limits { cpu_deadline: Duration::from_millis(200), ..Limits::default() }
+    Limits {
+        cpu_deadline: Duration::from_millis(200),
+        ..Limits::default()
+    }
 }
 
 /// The workspace root.

@@ -17,17 +17,25 @@ static BUILT: OnceLock<PathBuf> = OnceLock::new();
 fn out_dir() -> &'static PathBuf {
     BUILT.get_or_init(|| {
         let root = root();
-        let target = root.join("target/it-wasm");
+        // One wasm target folder for shipped and test plugins: shared dependencies build once.
+        let target = root.join("target/wasm");
         let out = root.join("target/it-plugins");
         std::fs::create_dir_all(&out).expect("create target/it-plugins");
         let install = |core: &PathBuf, name: &str| {
             let bytes = std::fs::read(core).expect("read core module");
             let component = build::componentize(&bytes).expect("componentize");
-            build::install_atomically(&component, &out.join(format!("{name}.wasm"))).expect("install");
+            build::install_atomically(&component, &out.join(format!("{name}.wasm")))
+                .expect("install");
         };
         let fixtures = root.join("tests/plugins/Cargo.toml");
-        for (_, core) in build::cargo_build_artifacts(&fixtures, &target, &["--workspace"], &[]).expect("build test plugins") {
-            let stem = core.file_stem().and_then(|s| s.to_str()).expect("stem").to_string();
+        for (_, core) in build::cargo_build_artifacts(&fixtures, &target, &["--workspace"], &[])
+            .expect("build test plugins")
+        {
+            let stem = core
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("stem")
+                .to_string();
             let name = build::plugin_file_stem(stem.trim_start_matches("test_"));
             install(&core, &name);
             if name == "panics" {
@@ -35,11 +43,16 @@ fn out_dir() -> &'static PathBuf {
             }
         }
         let counter = root.join("tests/plugins/counter/Cargo.toml");
-        for (_, core) in build::cargo_build_artifacts(&counter, &target, &[], &[("VIGIL_TEST_VERSION", "2")]).expect("build counter v2") {
+        for (_, core) in
+            build::cargo_build_artifacts(&counter, &target, &[], &[("VIGIL_TEST_VERSION", "2")])
+                .expect("build counter v2")
+        {
             install(&core, "counter-v2");
         }
         for p in ["node-sync", "missed-streak"] {
-            for core in build::cargo_build(&root.join("plugins").join(p), &root.join("target/wasm")).expect("build shipped plugin") {
+            for core in build::cargo_build(&root.join("plugins").join(p), &target)
+                .expect("build shipped plugin")
+            {
                 install(&core, p);
             }
         }
@@ -51,6 +64,10 @@ fn out_dir() -> &'static PathBuf {
 /// `counter-v2`) or a hostile one (`endless-loop`), or `core-module`.
 pub(crate) fn path(name: &str) -> PathBuf {
     let p = out_dir().join(format!("{name}.wasm"));
-    assert!(p.is_file(), "test plugin {name} was not built ({})", p.display());
+    assert!(
+        p.is_file(),
+        "test plugin {name} was not built ({})",
+        p.display()
+    );
     p
 }

@@ -22,11 +22,16 @@ struct Config {
 impl Plugin for Counter {
     type Config = Config;
     fn manifest() -> Manifest {
-        Manifest::new("counter", &format!("{VERSION}.0.0")).subscribe(InputKind::Node).config::<Config>()
+        Manifest::new("counter", &format!("{VERSION}.0.0"))
+            .subscribe(InputKind::Node)
+            .config::<Config>()
     }
     fn configure(&mut self, c: Config) -> Result<(), ConfigError> {
         if c.label == "refuse" {
-            return Err(ConfigError::key("label", "\"refuse\" is refused on purpose"));
+            return Err(ConfigError::key(
+                "label",
+                "\"refuse\" is refused on purpose",
+            ));
         }
         self.label = c.label;
         Ok(())

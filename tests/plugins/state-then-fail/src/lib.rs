@@ -22,7 +22,10 @@ impl Plugin for StateThenFail {
         let slot = n.wall_slot.unwrap_or(0);
         host::state::set_json("last", &slot).map_err(Error::msg)?;
         let back: Option<u64> = host::state::get_json("last");
-        out.series(SeriesPoint::new("read_back", back.unwrap_or(u64::MAX) as f64));
+        out.series(SeriesPoint::new(
+            "read_back",
+            back.unwrap_or(u64::MAX) as f64,
+        ));
         if slot % 2 == 1 {
             return Err(Error::msg(format!("odd slot {slot}")));
         }
