@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod evaluate;
+pub mod model;
 pub mod plugins;
 pub mod store;
 pub mod term;

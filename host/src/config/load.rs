@@ -225,6 +225,23 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
     })
 }
 
+/// Remove `.` and `name/..` pairs without touching the file system, so logs say
+/// `target/plugins`, not `config/../target/plugins`.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
+}
+
 /// "250ms", "1s", "2m", "1h" → a duration.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -327,6 +344,13 @@ mod tests {
             (e.line, e.key.as_deref()),
             (Some(2), Some("plugin.node-sync.min_peers"))
         );
+    }
+
+    #[test]
+    fn relative_paths_are_normalised() {
+        let c = load_str(Path::new("config/vigil.toml"), "[store]\npath = \"../data/v.redb\"\n").unwrap();
+        assert_eq!(c.store_path, Path::new("data/v.redb"));
+        assert_eq!(normalize(Path::new("../a/./b/../c")), Path::new("../a/c"));
     }
 
     #[test]
