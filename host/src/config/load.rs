@@ -106,7 +106,7 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            base.join(p)
+            normalize(&base.join(p))
         }
     };
 
