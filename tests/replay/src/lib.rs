@@ -1,0 +1,1 @@
+//! Replay server (being written).
