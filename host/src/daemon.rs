@@ -7,6 +7,7 @@
 //! plugin's table against the plugin itself — and applied atomically, or refused whole
 //! with the running config kept and the file, line and key logged.
 
+use crate::collect::chain::{ChainCollector, Observation};
 use crate::collect::system::SystemCollector;
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::evaluate::{Evaluation, Evaluator};
@@ -229,17 +230,69 @@ impl Daemon {
     }
 }
 
-/// Build the `node` input of one tick.
-fn node_tick(cfg: &LoadedConfig, system: &mut SystemCollector) -> NodeInput {
-    let _ = cfg;
-    NodeInput {
-        network: None,
-        timestamp_ms: now_ms(),
-        wall_slot: None,
-        consensus: Vec::new(),
-        execution: Vec::new(),
-        metrics: Vec::new(),
-        system: system.sample(),
+/// An HTTP client for the collectors: rustls with the ring provider, a user agent
+/// naming Vigil, connection pooling.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    // Idempotent: a second install (tests, reloads) is refused and that is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// Resolve configured validators (indices or public keys) to indices. A public key the
+/// node does not know is skipped with a warning (a deposit not yet processed).
+pub async fn resolve_validators(cfg: &LoadedConfig, http: &reqwest::Client) -> Vec<u64> {
+    use crate::config::ValidatorId;
+    let mut out = Vec::new();
+    let api = cfg
+        .config
+        .beacon
+        .first()
+        .map(|n| crate::collect::beacon::BeaconApi::new(&n.url, http.clone()));
+    for id in &cfg.config.validators.ids {
+        match id {
+            ValidatorId::Index(i) => out.push(*i),
+            ValidatorId::Pubkey(k) => match &api {
+                Some(api) => match api.index_of(k).await {
+                    Ok(Some(i)) => out.push(i),
+                    Ok(None) => {
+                        tracing::warn!(pubkey = %k, "validator not on chain yet (deposit pending?): not watched until restart")
+                    }
+                    Err(e) => tracing::warn!(pubkey = %k, "cannot resolve validator: {e}"),
+                },
+                None => {
+                    tracing::warn!(pubkey = %k, "no beacon node configured to resolve this public key")
+                }
+            },
+        }
+    }
+    out
+}
+
+/// Turn one collector observation into a plugin input.
+fn to_input(o: Observation, system: &mut SystemCollector) -> Input {
+    match o {
+        Observation::Nodes {
+            timestamp_ms,
+            wall_slot,
+            nodes,
+            network,
+        } => Input::Node(NodeInput {
+            network,
+            timestamp_ms,
+            wall_slot,
+            consensus: nodes,
+            execution: Vec::new(),
+            metrics: Vec::new(),
+            system: system.sample(),
+        }),
+        Observation::Slot(s) => Input::Slot(s),
+        Observation::Epoch { input, .. } => Input::Epoch(input),
+        Observation::Reset(r) => Input::Reset(r),
     }
 }
 
@@ -265,21 +318,27 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             }
         })?;
         let mut system = SystemCollector::new(daemon.config().data_dirs.clone());
-        let mut interval = daemon.config().collect_interval;
-        let mut ticker = tokio::time::interval(interval);
-        tracing::info!("collecting every {} s; Ctrl-C stops", interval.as_secs_f64());
+        let cfg = daemon.config();
+        let http = http_client()?;
+        let validators = resolve_validators(&cfg, &http).await;
+        let nodes: Vec<(String, String)> = cfg.config.beacon.iter().map(|n| (n.name.clone(), n.url.clone())).collect();
+        let mut chain = ChainCollector::new(&cfg.config.network.name, &nodes, &validators, http);
+        tracing::info!(
+            validators = validators.len(),
+            beacon = %nodes.iter().map(|n| format!("{} ({})", n.0, n.1)).collect::<Vec<_>>().join(", "),
+            "watching; slot-paced once the chain is identified, else every {} s; Ctrl-C stops",
+            cfg.collect_interval.as_secs_f64()
+        );
         loop {
+            let now = now_ms();
+            let fallback = daemon.config().collect_interval.as_millis() as i64;
+            let wait = (chain.next_tick_ms(now, fallback) - now).max(0) as u64;
             tokio::select! {
-                _ = ticker.tick() => {
-                    let cfg = daemon.config();
-                    if cfg.collect_interval != interval {
-                        interval = cfg.collect_interval;
-                        ticker = tokio::time::interval(interval);
-                        ticker.tick().await;
-                    }
-                    let input = Input::Node(node_tick(&cfg, &mut system));
-                    if tx.try_send(input).is_err() {
-                        tracing::warn!("plugins are falling behind: a node tick was dropped (evaluation queue full)");
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
+                    for o in chain.tick(now_ms()).await {
+                        if tx.try_send(to_input(o, &mut system)).is_err() {
+                            tracing::warn!("plugins are falling behind: an input was dropped (evaluation queue full)");
+                        }
                     }
                 }
                 _ = tokio::signal::ctrl_c() => {

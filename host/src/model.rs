@@ -19,7 +19,9 @@ pub struct Epoch(pub u64);
 pub struct ValidatorIndex(pub u64);
 
 /// Gwei (1e-9 ETH), signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub struct Gwei(pub i64);
 
 impl Gwei {

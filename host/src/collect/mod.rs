@@ -1,5 +1,11 @@
 //! Collectors: everything Vigil observes comes through here.
 //!
+//! - [`beacon`]: the Beacon REST API of one node, client differences handled;
+//! - [`events`]: its SSE event stream;
+//! - [`chain`]: the consensus side slot by slot, into per-epoch validator outcomes;
 //! - [`system`]: this machine (disk per data directory, CPU, memory, load, network).
 
+pub mod beacon;
+pub mod chain;
+pub mod events;
 pub mod system;

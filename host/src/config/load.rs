@@ -170,6 +170,22 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
                 ),
             )
         })?;
+    for (i, id) in config.validators.ids.iter().enumerate() {
+        if let super::schema::ValidatorId::Pubkey(k) = id {
+            let hex_ok = k.len() == 98
+                && k.starts_with("0x")
+                && k[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_ok {
+                return Err(err(
+                    line_of(source, &["validators", "ids"]),
+                    Some(format!("validators.ids[{i}]")),
+                    format!(
+                        "{k:?} is neither a validator index nor a public key (0x + 96 hex digits)"
+                    ),
+                ));
+            }
+        }
+    }
     for (kind, nodes) in [("beacon", &config.beacon), ("execution", &config.execution)] {
         let mut names = std::collections::BTreeSet::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -239,7 +255,11 @@ fn normalize(p: &Path) -> PathBuf {
             other => out.push(other),
         }
     }
-    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 /// "250ms", "1s", "2m", "1h" → a duration.
@@ -348,7 +368,11 @@ mod tests {
 
     #[test]
     fn relative_paths_are_normalised() {
-        let c = load_str(Path::new("config/vigil.toml"), "[store]\npath = \"../data/v.redb\"\n").unwrap();
+        let c = load_str(
+            Path::new("config/vigil.toml"),
+            "[store]\npath = \"../data/v.redb\"\n",
+        )
+        .unwrap();
         assert_eq!(c.store_path, Path::new("data/v.redb"));
         assert_eq!(normalize(Path::new("../a/./b/../c")), Path::new("../a/c"));
     }

@@ -26,6 +26,9 @@ pub struct Config {
     /// Execution nodes.
     #[serde(default = "default_execution")]
     pub execution: Vec<NodeConfig>,
+    /// The validators to watch.
+    #[serde(default)]
+    pub validators: ValidatorsConfig,
     /// Collection timing.
     #[serde(default)]
     pub collect: CollectConfig,
@@ -43,6 +46,7 @@ impl Default for Config {
             plugin: BTreeMap::new(),
             beacon: default_beacon(),
             execution: default_execution(),
+            validators: ValidatorsConfig::default(),
             collect: CollectConfig::default(),
             log: LogConfig::default(),
         }
@@ -229,4 +233,21 @@ impl Default for CollectConfig {
 
 fn default_collect_interval() -> String {
     "12s".into()
+}
+
+/// `[validators]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorsConfig {
+    /// Validators by index (`6`) or public key (`"0xa99a…"`, 48 bytes hex).
+    #[serde(default)]
+    pub ids: Vec<ValidatorId>,
+}
+
+/// A validator named by index or by public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValidatorId {
+    Index(u64),
+    Pubkey(String),
 }

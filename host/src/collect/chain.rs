@@ -1,0 +1,894 @@
+//! The consensus side, slot by slot: node status, blocks, duties, liveness, rewards,
+//! and per-epoch validator outcomes.
+//!
+//! ## Schedule (driven by the chain's clock, read from genesis and spec)
+//! - every slot `s`, at [`SLOT_OFFSET`] into it: status of every node (syncing, peers,
+//!   health, finality, head lag vs the wall clock); then slot `s-1` from the primary
+//!   node: header, block (attestation inclusion, sync bits, withdrawals), rewards;
+//! - first slot of epoch `e`: genesis (network reset check), proposer duties of `e` and
+//!   `e+1`, attester and sync duties of `e+1`, validators (status, balances at the end
+//!   of `e-1`);
+//! - slot [`EPOCH_WORK_SLOT`] of epoch `e`: liveness of `e-1` and attestation rewards of
+//!   `e-2` (the state they need exists only after `e-1` ends). Epoch `e-1` is then
+//!   delivered preliminary (rewards unknown) and `e-2` final (rewards if the node had
+//!   the state): a later delivery of an epoch supersedes an earlier one.
+//!
+//! Unknown stays unknown: a missing answer leaves its fields `None`. Every observation
+//! names the node that served it; the primary is the first healthy node in config order.
+
+use super::beacon::{AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis};
+use super::events::{self, ChainEvent};
+use crate::model::{ChainSpec, NetworkIdentity, ValidatorEpoch};
+use crate::plugins::types::{
+    BlockOutcome, ClientVersion, ConsensusNode, EpochInput, LabelColumn, NetworkInfo, NetworkStats,
+    Proposal, ResetInput, SlotInput, ValidatorColumns,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio::sync::mpsc;
+
+/// How far into a slot its work starts, as a fraction: after the block's usual arrival
+/// (a third of a slot is the attestation deadline), early enough to finish in the slot.
+pub const SLOT_OFFSET: f64 = 0.4;
+/// Slot of each epoch at which the previous epoch's liveness and rewards are fetched.
+pub const EPOCH_WORK_SLOT: u64 = 4;
+/// Epochs of accumulators kept (the current, two being completed, one spare).
+const EPOCHS_KEPT: u64 = 4;
+
+/// What the collector hands on.
+#[derive(Debug, Clone)]
+pub enum Observation {
+    /// Status of every configured beacon node.
+    Nodes {
+        timestamp_ms: i64,
+        wall_slot: Option<u64>,
+        nodes: Vec<ConsensusNode>,
+        network: Option<NetworkInfo>,
+    },
+    Slot(SlotInput),
+    Epoch {
+        input: EpochInput,
+        rows: Vec<ValidatorEpoch>,
+        iteration: u32,
+        identity: NetworkIdentity,
+    },
+    Reset(ResetInput),
+}
+
+/// One configured beacon node.
+pub struct BeaconNode {
+    pub name: String,
+    pub api: BeaconApi,
+    client: Option<ClientVersion>,
+    healthy: bool,
+    reorgs: (u64, u64),
+    events: mpsc::Receiver<ChainEvent>,
+}
+
+/// Identity and constants of the chain being watched.
+#[derive(Debug, Clone)]
+pub struct ChainState {
+    pub genesis: Genesis,
+    pub spec: ChainSpec,
+    pub iteration: u32,
+    pub info: NetworkInfo,
+}
+
+impl ChainState {
+    /// Wall slot at `now_ms` (None before genesis).
+    pub fn slot_at(&self, now_ms: i64) -> Option<u64> {
+        let since = now_ms - self.genesis.genesis_time as i64 * 1000;
+        (since >= 0).then(|| since as u64 / (self.spec.seconds_per_slot * 1000))
+    }
+
+    /// Start of `slot`, Unix ms.
+    pub fn slot_start_ms(&self, slot: u64) -> i64 {
+        (self.genesis.genesis_time + slot * self.spec.seconds_per_slot) as i64 * 1000
+    }
+}
+
+#[derive(Debug, Default)]
+struct SlotSeen {
+    /// `None`: no block (missed); `Some(proposer, root)`.
+    block: Option<(u64, String)>,
+    sync_bits: Vec<bool>,
+    reward: Option<i64>,
+}
+
+/// Everything gathered about one epoch.
+#[derive(Debug, Default)]
+struct EpochAcc {
+    proposers: Vec<(u64, u64)>,
+    attester: HashMap<u64, AttesterDuty>,
+    sync_seats: HashMap<u64, Vec<u64>>,
+    slots: BTreeMap<u64, SlotSeen>,
+    /// Earliest slot each watched validator's attestation was included.
+    inclusion: HashMap<u64, u64>,
+    liveness: Option<HashMap<u64, bool>>,
+    rewards: Option<AttestationRewards>,
+    sync_rewards: HashMap<u64, i64>,
+    withdrawals: HashMap<u64, i64>,
+    /// Validators at the end of the epoch: (status, balance, effective, slashed).
+    end_state: HashMap<u64, (u8, i64, i64, bool)>,
+    node: u16,
+}
+
+/// Follows the beacon nodes and turns what they serve into observations.
+pub struct ChainCollector {
+    network_name: String,
+    nodes: Vec<BeaconNode>,
+    validators: Vec<u64>,
+    chain: Option<ChainState>,
+    epochs: BTreeMap<u64, EpochAcc>,
+    last_slot_done: Option<u64>,
+    /// Block arrival times (ms after slot start) from the event stream.
+    seen_at: HashMap<u64, i64>,
+    /// Latest finalized epoch the primary reported.
+    finalized_epoch: Option<u64>,
+}
+
+impl ChainCollector {
+    /// Follow `nodes` (name, base URL), judging `validators` (indices, sorted here).
+    /// Starts one event-stream task per node on the current tokio runtime.
+    pub fn new(
+        network_name: &str,
+        nodes: &[(String, String)],
+        validators: &[u64],
+        http: reqwest::Client,
+    ) -> ChainCollector {
+        let nodes = nodes
+            .iter()
+            .map(|(name, url)| {
+                let (tx, rx) = mpsc::channel(256);
+                tokio::spawn(events::follow(
+                    url.trim_end_matches('/').to_string(),
+                    http.clone(),
+                    tx,
+                ));
+                BeaconNode {
+                    name: name.clone(),
+                    api: BeaconApi::new(url, http.clone()),
+                    client: None,
+                    healthy: true,
+                    reorgs: (0, 0),
+                    events: rx,
+                }
+            })
+            .collect();
+        let mut validators = validators.to_vec();
+        validators.sort_unstable();
+        validators.dedup();
+        ChainCollector {
+            network_name: network_name.to_string(),
+            nodes,
+            validators,
+            chain: None,
+            epochs: BTreeMap::new(),
+            last_slot_done: None,
+            seen_at: HashMap::new(),
+            finalized_epoch: None,
+        }
+    }
+
+    /// The chain being watched, once a node told us.
+    pub fn chain(&self) -> Option<&ChainState> {
+        self.chain.as_ref()
+    }
+
+    /// Unix ms at which the next tick should run, from `now_ms`.
+    pub fn next_tick_ms(&self, now_ms: i64, fallback_ms: i64) -> i64 {
+        match &self.chain {
+            Some(c) => {
+                let slot_ms = (c.spec.seconds_per_slot * 1000) as i64;
+                let offset = (slot_ms as f64 * SLOT_OFFSET) as i64;
+                let next = match c.slot_at(now_ms - offset) {
+                    Some(s) => c.slot_start_ms(s + 1) + offset,
+                    None => c.slot_start_ms(0) + offset,
+                };
+                next.max(now_ms + 1)
+            }
+            None => now_ms + fallback_ms,
+        }
+    }
+
+    fn primary(&self) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.healthy)
+            .or((!self.nodes.is_empty()).then_some(0))
+    }
+
+    /// Run a request on the primary node, falling back to the others in order.
+    async fn on_primary<T>(
+        &mut self,
+        what: &str,
+        f: impl AsyncFn(&BeaconApi) -> Result<T, BeaconError>,
+    ) -> Option<(T, u16)> {
+        let start = self.primary()?;
+        let n = self.nodes.len();
+        for k in 0..n {
+            let i = (start + k) % n;
+            match f(&self.nodes[i].api).await {
+                Ok(v) => return Some((v, i as u16)),
+                Err(e) => {
+                    tracing::warn!(node = %self.nodes[i].name, "{what} failed: {e}");
+                    if !e.is_missing() {
+                        self.nodes[i].healthy = false;
+                    } else {
+                        // The node is up; the data is not there. Another node will not
+                        // have it either, usually.
+                        return None;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// One tick: status of all nodes, then whatever the chain's schedule says is due.
+    pub async fn tick(&mut self, now_ms: i64) -> Vec<Observation> {
+        let mut out = Vec::new();
+        self.drain_events();
+        if let Some(reset) = self.ensure_chain(now_ms).await {
+            out.push(reset);
+        }
+        let wall_slot = self.chain.as_ref().and_then(|c| c.slot_at(now_ms));
+        let mut statuses = Vec::with_capacity(self.nodes.len());
+        for i in 0..self.nodes.len() {
+            statuses.push(self.node_status(i, wall_slot).await);
+        }
+        if let Some(p) = self.primary() {
+            self.finalized_epoch = statuses[p].finalized_epoch.or(self.finalized_epoch);
+        }
+        out.push(Observation::Nodes {
+            timestamp_ms: now_ms,
+            wall_slot,
+            nodes: statuses,
+            network: self.chain.as_ref().map(|c| c.info.clone()),
+        });
+        let (Some(chain), Some(wall)) = (self.chain.clone(), wall_slot) else {
+            return out;
+        };
+        // Catch up on every completed slot since the last tick (bounded: a long outage
+        // resumes from the last epoch rather than replaying hours).
+        let first = match self.last_slot_done {
+            Some(done) => (done + 1).max(wall.saturating_sub(chain.spec.slots_per_epoch * 2)),
+            None => wall.saturating_sub(1),
+        };
+        for slot in first..wall {
+            self.process_slot(&chain, slot, &mut out).await;
+            self.last_slot_done = Some(slot);
+        }
+        out
+    }
+
+    fn drain_events(&mut self) {
+        let chain = self.chain.clone();
+        for node in &mut self.nodes {
+            while let Ok(ev) = node.events.try_recv() {
+                match ev {
+                    ChainEvent::Reorg { depth, .. } => {
+                        node.reorgs.0 += 1;
+                        node.reorgs.1 = node.reorgs.1.max(depth);
+                        tracing::warn!(node = %node.name, depth, "chain reorganisation");
+                    }
+                    ChainEvent::Block { slot, .. } => {
+                        if let Some(c) = &chain {
+                            let now = crate::daemon::now_ms();
+                            self.seen_at
+                                .entry(slot)
+                                .or_insert(now - c.slot_start_ms(slot));
+                        }
+                    }
+                    ChainEvent::Disconnected { reason } => {
+                        tracing::debug!(node = %node.name, "event stream: {reason}")
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Read genesis and spec if unknown; detect a new network iteration.
+    async fn ensure_chain(&mut self, now_ms: i64) -> Option<Observation> {
+        let due = match &self.chain {
+            None => true,
+            // Check identity at each epoch start: an Ephemery reset is seen within an epoch.
+            Some(c) => c
+                .slot_at(now_ms)
+                .is_some_and(|s| s % c.spec.slots_per_epoch == 0),
+        };
+        if !due {
+            return None;
+        }
+        let (genesis, _) = self
+            .on_primary("genesis", async |api| api.genesis().await)
+            .await?;
+        if self.chain.as_ref().is_some_and(|c| c.genesis == genesis) {
+            return None;
+        }
+        let (spec, _) = self
+            .on_primary("spec", async |api| api.spec().await)
+            .await?;
+        let previous = self.chain.take();
+        let iteration = previous.as_ref().map_or(1, |p| p.iteration + 1);
+        let info = NetworkInfo {
+            name: self.network_name.clone(),
+            iteration,
+            genesis_time: genesis.genesis_time,
+            genesis_validators_root: genesis.genesis_validators_root.clone(),
+            chain_id: None,
+            seconds_per_slot: spec.seconds_per_slot as u32,
+            slots_per_epoch: spec.slots_per_epoch as u32,
+            epochs_per_sync_committee_period: spec.epochs_per_sync_committee_period as u32,
+            sync_committee_size: spec.sync_committee_size as u32,
+        };
+        tracing::info!(
+            network = %self.network_name, iteration, genesis_time = genesis.genesis_time,
+            seconds_per_slot = spec.seconds_per_slot, slots_per_epoch = spec.slots_per_epoch, "chain identified"
+        );
+        self.chain = Some(ChainState {
+            genesis,
+            spec,
+            iteration,
+            info: info.clone(),
+        });
+        self.epochs.clear();
+        self.last_slot_done = None;
+        previous.map(|p| {
+            tracing::warn!(network = %self.network_name, old = p.iteration, new = iteration, "network reset: a new genesis; history is kept per iteration");
+            Observation::Reset(ResetInput { previous: Some(p.info), current: info, detected_at_ms: now_ms })
+        })
+    }
+
+    async fn node_status(&mut self, i: usize, wall_slot: Option<u64>) -> ConsensusNode {
+        let api = self.nodes[i].api.clone();
+        let mut st = ConsensusNode {
+            name: self.nodes[i].name.clone(),
+            reachable: true,
+            error: None,
+            client: self.nodes[i].client.clone(),
+            is_syncing: None,
+            sync_distance: None,
+            is_optimistic: None,
+            el_offline: None,
+            head_slot: None,
+            head_lag_slots: None,
+            finalized_epoch: None,
+            justified_epoch: None,
+            peers: None,
+            health_code: None,
+            reorg_count: self.nodes[i].reorgs.0,
+            reorg_max_depth: self.nodes[i].reorgs.1,
+        };
+        match api.syncing().await {
+            Ok(s) => {
+                st.is_syncing = Some(s.is_syncing);
+                st.sync_distance = Some(s.sync_distance);
+                st.is_optimistic = s.is_optimistic;
+                st.el_offline = s.el_offline;
+                st.head_slot = Some(s.head_slot);
+                st.head_lag_slots = wall_slot.map(|w| w as i64 - s.head_slot as i64);
+            }
+            Err(e) => {
+                st.reachable = !matches!(
+                    e,
+                    BeaconError::Unreachable { .. } | BeaconError::Timeout { .. }
+                );
+                st.error = Some(e.to_string());
+                self.nodes[i].healthy = false;
+                if !st.reachable {
+                    return st;
+                }
+            }
+        }
+        if st.client.is_none()
+            && let Ok(v) = api.version().await
+        {
+            let parsed = parse_version(&v);
+            tracing::info!(node = %self.nodes[i].name, client = %parsed.name, version = ?parsed.version, "beacon node identified");
+            self.nodes[i].client = Some(parsed.clone());
+            st.client = Some(parsed);
+        }
+        st.peers = api.peer_count().await.ok();
+        st.health_code = api.health().await.ok();
+        if let Ok((fin, just)) = api.finality().await {
+            st.finalized_epoch = Some(fin);
+            st.justified_epoch = Some(just);
+        }
+        self.nodes[i].healthy = st.error.is_none() && st.is_syncing == Some(false);
+        st
+    }
+
+    fn acc(&mut self, epoch: u64) -> &mut EpochAcc {
+        self.epochs.entry(epoch).or_default()
+    }
+
+    async fn process_slot(&mut self, chain: &ChainState, slot: u64, out: &mut Vec<Observation>) {
+        let spe = chain.spec.slots_per_epoch;
+        let epoch = slot / spe;
+        let in_epoch = slot % spe;
+        let watched = self.validators.clone();
+        // Epoch start: duties and end-of-previous-epoch validator state.
+        if in_epoch == 0 {
+            for e in [epoch, epoch + 1] {
+                if self.epochs.get(&e).is_none_or(|a| a.proposers.is_empty())
+                    && let Some((d, node)) = self
+                        .on_primary("proposer duties", async |api| api.proposer_duties(e).await)
+                        .await
+                {
+                    let a = self.acc(e);
+                    a.proposers = d;
+                    a.node = node;
+                }
+            }
+            for e in [epoch, epoch + 1] {
+                if self.epochs.get(&e).is_none_or(|a| a.attester.is_empty())
+                    && !watched.is_empty()
+                    && let Some((d, _)) = self
+                        .on_primary("attester duties", async |api| {
+                            api.attester_duties(e, &watched).await
+                        })
+                        .await
+                {
+                    self.acc(e).attester = d.into_iter().map(|d| (d.validator, d)).collect();
+                }
+                if self.epochs.get(&e).is_none_or(|a| a.sync_seats.is_empty())
+                    && !watched.is_empty()
+                    && let Some((d, _)) = self
+                        .on_primary("sync duties", async |api| {
+                            api.sync_duties(e, &watched).await
+                        })
+                        .await
+                {
+                    self.acc(e).sync_seats = d.into_iter().collect();
+                }
+            }
+            if epoch > 0
+                && !watched.is_empty()
+                && let Some((vals, _)) = self
+                    .on_primary("validators", async |api| api.validators(&watched).await)
+                    .await
+            {
+                self.acc(epoch - 1).end_state = vals
+                    .into_iter()
+                    .map(|v| {
+                        (
+                            v.index,
+                            (v.status, v.balance, v.effective_balance, v.slashed),
+                        )
+                    })
+                    .collect();
+            }
+        }
+        // The slot's block.
+        let header = self
+            .on_primary("header", async |api| api.header(&slot.to_string()).await)
+            .await;
+        let mut seen = SlotSeen::default();
+        let mut node_name = String::new();
+        let mut slot_input_extra = (0u32, None, None, None);
+        if let Some((h, node)) = header {
+            node_name = self.nodes[node as usize].name.clone();
+            if let Some(h) = h {
+                seen.block = Some((h.proposer, h.root.clone()));
+                if let Some((Some(b), _)) = self
+                    .on_primary("block", async |api| api.block(&slot.to_string()).await)
+                    .await
+                {
+                    for att in &b.attestations {
+                        let duty_epoch = att.slot / spe;
+                        if let Some(acc) = self.epochs.get_mut(&duty_epoch) {
+                            for d in acc.attester.values() {
+                                if d.slot == att.slot
+                                    && d.committee_index == att.committee_index
+                                    && att.bits.get(d.position as usize) == Some(&true)
+                                {
+                                    let e = acc.inclusion.entry(d.validator).or_insert(slot);
+                                    *e = (*e).min(slot);
+                                }
+                            }
+                        }
+                    }
+                    seen.sync_bits = b.sync_bits.clone();
+                    let part = (!b.sync_bits.is_empty()).then(|| {
+                        b.sync_bits.iter().filter(|x| **x).count() as f64 / b.sync_bits.len() as f64
+                    });
+                    slot_input_extra = (
+                        b.attestations.len() as u32,
+                        part,
+                        b.execution_block_number,
+                        b.fee_recipient.clone(),
+                    );
+                }
+                if let Some((r, _)) = self
+                    .on_primary("block reward", async |api| api.block_reward(slot).await)
+                    .await
+                {
+                    seen.reward = r;
+                }
+                if !watched.is_empty()
+                    && let Some((Some(r), _)) = self
+                        .on_primary("sync rewards", async |api| {
+                            api.sync_rewards(slot, &watched).await
+                        })
+                        .await
+                {
+                    let acc = self.acc(epoch);
+                    for (v, amount) in r {
+                        *acc.sync_rewards.entry(v).or_insert(0) += amount;
+                    }
+                }
+            }
+        }
+        let proposer_duty = self
+            .epochs
+            .get(&epoch)
+            .and_then(|a| a.proposers.iter().find(|p| p.0 == slot).map(|p| p.1));
+        let outcome = match (&seen.block, &node_name) {
+            (Some(_), _) => BlockOutcome::Proposed,
+            (None, n) if !n.is_empty() => BlockOutcome::Missed,
+            _ => BlockOutcome::Unknown,
+        };
+        if outcome == BlockOutcome::Missed
+            && let Some(p) = proposer_duty.filter(|p| self.validators.binary_search(p).is_ok())
+        {
+            tracing::warn!(
+                validator = p,
+                slot,
+                "missed proposal: no block at the validator's slot"
+            );
+        }
+        out.push(Observation::Slot(SlotInput {
+            network: chain.info.clone(),
+            slot,
+            epoch,
+            proposer: seen.block.as_ref().map(|b| b.0).or(proposer_duty),
+            proposer_watched: proposer_duty
+                .is_some_and(|p| self.validators.binary_search(&p).is_ok()),
+            outcome,
+            block_root: seen.block.as_ref().map(|b| b.1.clone()),
+            parent_root: None,
+            attestations: slot_input_extra.0,
+            sync_participation: slot_input_extra.1,
+            proposer_reward: seen.reward,
+            seen_at_ms: self.seen_at.remove(&slot),
+            execution_block_number: slot_input_extra.2,
+            fee_recipient: slot_input_extra.3,
+            node: node_name,
+        }));
+        self.acc(epoch).slots.insert(slot, seen);
+
+        // Mid-epoch: the previous epochs' liveness and rewards; deliver them.
+        if in_epoch == EPOCH_WORK_SLOT.min(spe - 1) && epoch >= 1 && !watched.is_empty() {
+            let prev = epoch - 1;
+            if let Some((Some(l), _)) = self
+                .on_primary("liveness", async |api| api.liveness(prev, &watched).await)
+                .await
+            {
+                self.acc(prev).liveness = Some(l.into_iter().collect());
+            }
+            if epoch >= 2 {
+                let final_epoch = epoch - 2;
+                if let Some((Some(r), _)) = self
+                    .on_primary("attestation rewards", async |api| {
+                        api.attestation_rewards(final_epoch, &watched).await
+                    })
+                    .await
+                {
+                    self.acc(final_epoch).rewards = Some(r);
+                }
+                if self.epochs.contains_key(&final_epoch) {
+                    out.push(self.deliver(chain, final_epoch, true));
+                }
+            }
+            out.push(self.deliver(chain, prev, false));
+            let keep_from = epoch.saturating_sub(EPOCHS_KEPT);
+            self.epochs.retain(|e, _| *e >= keep_from);
+        }
+    }
+
+    /// Build the epoch's rows and plugin input from what was gathered.
+    fn deliver(&mut self, chain: &ChainState, epoch: u64, complete: bool) -> Observation {
+        let spe = chain.spec.slots_per_epoch;
+        let finalized_epoch = self.finalized_epoch;
+        let acc = self.epochs.entry(epoch).or_default();
+        let blocks_in_epoch: Vec<u64> = acc
+            .slots
+            .iter()
+            .filter(|(_, s)| s.block.is_some())
+            .map(|(s, _)| *s)
+            .collect();
+        let first_block_after = |slot: u64| -> Option<u64> {
+            (slot + 1..slot + 1 + spe).find(|s| {
+                let e = s / spe;
+                if e == epoch {
+                    acc.slots.get(s).is_some_and(|x| x.block.is_some())
+                } else {
+                    true // next epoch's blocks are not kept here: assume the best case
+                }
+            })
+        };
+        let mut rows = Vec::with_capacity(self.validators.len());
+        for &v in &self.validators {
+            let end = acc.end_state.get(&v).copied();
+            let reward = acc
+                .rewards
+                .as_ref()
+                .and_then(|r| r.totals.iter().find(|t| t.validator == v));
+            let ideal = match (acc.rewards.as_ref(), end) {
+                (Some(r), Some((_, _, eff, _))) => r.ideal_for(eff),
+                _ => None,
+            };
+            let duty = acc.attester.get(&v);
+            let included = acc.inclusion.get(&v).copied();
+            let live = acc.liveness.as_ref().and_then(|l| l.get(&v).copied());
+            let attested = match reward {
+                Some(r) => Some(r.head > 0 || r.target > 0 || r.source > 0),
+                None => live.or(included.map(|_| true)),
+            };
+            let flag = |x: Option<i64>| x.map(|x| x > 0);
+            let proposals: Vec<&(u64, u64)> = acc.proposers.iter().filter(|p| p.1 == v).collect();
+            let made = proposals
+                .iter()
+                .filter(|p| {
+                    acc.slots
+                        .get(&p.0)
+                        .and_then(|s| s.block.as_ref())
+                        .is_some_and(|b| b.0 == v)
+                })
+                .count();
+            let proposal_reward: Option<i64> = proposals
+                .iter()
+                .map(|p| acc.slots.get(&p.0).and_then(|s| s.reward))
+                .try_fold(0i64, |sum, r| r.map(|r| sum + r));
+            let seats = acc.sync_seats.get(&v);
+            let (mut signed, mut expected) = (0u8, 0u8);
+            if let Some(seats) = seats {
+                for s in &blocks_in_epoch {
+                    if let Some(seen) = acc.slots.get(s) {
+                        expected += 1;
+                        if seats
+                            .iter()
+                            .any(|&k| seen.sync_bits.get(k as usize) == Some(&true))
+                        {
+                            signed += 1;
+                        }
+                    }
+                }
+            }
+            rows.push(ValidatorEpoch {
+                validator: v,
+                epoch,
+                status: end.map_or(9, |e| e.0),
+                slashed: end.map(|e| e.3),
+                balance: end.map(|e| e.1),
+                effective_balance: end.map(|e| e.2),
+                attested,
+                inclusion_delay: match (duty, included) {
+                    (Some(d), Some(s)) => Some((s - d.slot) as u32),
+                    _ => None,
+                },
+                earliest_inclusion_delay: duty
+                    .and_then(|d| first_block_after(d.slot).map(|s| (s - d.slot) as u32)),
+                head_ok: flag(reward.map(|r| r.head)),
+                target_ok: flag(reward.map(|r| r.target)),
+                source_ok: flag(reward.map(|r| r.source)),
+                reward_head: reward.map(|r| r.head),
+                reward_target: reward.map(|r| r.target),
+                reward_source: reward.map(|r| r.source),
+                reward_inactivity: reward.map(|r| r.inactivity),
+                ideal_head: ideal.map(|i| i.head),
+                ideal_target: ideal.map(|i| i.target),
+                ideal_source: ideal.map(|i| i.source),
+                proposals_assigned: proposals.len() as u8,
+                proposals_made: made as u8,
+                proposals_orphaned: 0,
+                proposal_reward: if proposals.is_empty() {
+                    None
+                } else {
+                    proposal_reward
+                },
+                sync_member: seats
+                    .map(|_| true)
+                    .or(Some(false))
+                    .filter(|_| !acc.sync_seats.is_empty()),
+                sync_signed: signed,
+                sync_expected: expected,
+                sync_reward: acc.sync_rewards.get(&v).copied(),
+                deposits: 0,
+                withdrawals: acc.withdrawals.get(&v).copied().unwrap_or(0),
+                finalized: complete && finalized_epoch.is_some_and(|f| epoch < f),
+                node: acc.node,
+            });
+        }
+        let node_name = self
+            .nodes
+            .get(acc.node as usize)
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        let sync_part: Vec<f64> = acc
+            .slots
+            .values()
+            .filter(|s| !s.sync_bits.is_empty())
+            .map(|s| s.sync_bits.iter().filter(|b| **b).count() as f64 / s.sync_bits.len() as f64)
+            .collect();
+        let proposals: Vec<Proposal> = acc
+            .proposers
+            .iter()
+            .filter(|p| self.validators.binary_search(&p.1).is_ok())
+            .map(|&(slot, validator)| Proposal {
+                slot,
+                validator,
+                outcome: match acc.slots.get(&slot) {
+                    Some(SlotSeen {
+                        block: Some((p, _)),
+                        ..
+                    }) if *p == validator => BlockOutcome::Proposed,
+                    Some(SlotSeen { block: None, .. }) => BlockOutcome::Missed,
+                    _ => BlockOutcome::Unknown,
+                },
+                reward: acc.slots.get(&slot).and_then(|s| s.reward),
+            })
+            .collect();
+        let upcoming: Vec<Proposal> = self
+            .epochs
+            .range(epoch + 1..)
+            .flat_map(|(_, a)| a.proposers.iter())
+            .filter(|p| self.validators.binary_search(&p.1).is_ok())
+            .map(|&(slot, validator)| Proposal {
+                slot,
+                validator,
+                outcome: BlockOutcome::Unknown,
+                reward: None,
+            })
+            .collect();
+        let input = EpochInput {
+            network: chain.info.clone(),
+            epoch,
+            finalized: rows.first().is_some_and(|r| r.finalized),
+            validators: columns(&rows, &node_name),
+            proposals,
+            upcoming_proposals: upcoming,
+            next_sync_committee: Vec::new(),
+            network_stats: NetworkStats {
+                total_active_balance: None,
+                active_validators: None,
+                participation_rate: None,
+                sync_participation: (!sync_part.is_empty())
+                    .then(|| sync_part.iter().sum::<f64>() / sync_part.len() as f64),
+                base_reward_per_increment: None,
+            },
+        };
+        Observation::Epoch {
+            input,
+            rows,
+            iteration: chain.iteration,
+            identity: NetworkIdentity {
+                genesis_time: chain.genesis.genesis_time,
+                genesis_validators_root: chain.genesis.genesis_validators_root.clone(),
+                chain_id: None,
+            },
+        }
+    }
+
+    /// The configured validators, sorted.
+    pub fn validators(&self) -> &[u64] {
+        &self.validators
+    }
+
+    /// Names of the watched validator set's nodes, for logs.
+    pub fn node_names(&self) -> BTreeSet<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+}
+
+/// A client version string (`Lodestar/v1.22.0/6b3bc4b`, `Lighthouse/v5.3.0-d6ba8c3/x86_64-linux`)
+/// → name (lower case) and semantic version when one can be read.
+pub fn parse_version(raw: &str) -> ClientVersion {
+    const KNOWN: [&str; 11] = [
+        "lighthouse",
+        "prysm",
+        "teku",
+        "nimbus",
+        "lodestar",
+        "grandine",
+        "geth",
+        "nethermind",
+        "besu",
+        "erigon",
+        "reth",
+    ];
+    let mut parts = raw.split('/');
+    let first = parts.next().unwrap_or_default().to_ascii_lowercase();
+    let name = KNOWN
+        .iter()
+        .find(|k| first.starts_with(*k))
+        .map_or("unknown", |k| k)
+        .to_string();
+    let version = raw.split('/').skip(1).find_map(|p| {
+        let p = p.trim_start_matches('v');
+        let core: String = p
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        (core.split('.').count() >= 2 && core.split('.').all(|x| !x.is_empty())).then_some(core)
+    });
+    ClientVersion {
+        name,
+        version,
+        raw: raw.to_string(),
+    }
+}
+
+/// Rows → the contract's columns (sorted by index, as the rows are).
+pub fn columns(rows: &[ValidatorEpoch], node: &str) -> ValidatorColumns {
+    let tri = |b: Option<bool>| match b {
+        Some(false) => 0,
+        Some(true) => 1,
+        None => 2,
+    };
+    let g = |x: Option<i64>| x.unwrap_or(i64::MIN);
+    let u = |x: Option<u32>| x.map_or(u64::MAX, u64::from);
+    ValidatorColumns {
+        index: rows.iter().map(|r| r.validator).collect(),
+        status: rows.iter().map(|r| r.status).collect(),
+        slashed: rows.iter().map(|r| tri(r.slashed)).collect(),
+        balance: rows.iter().map(|r| g(r.balance)).collect(),
+        effective_balance: rows.iter().map(|r| g(r.effective_balance)).collect(),
+        attested: rows.iter().map(|r| tri(r.attested)).collect(),
+        inclusion_delay: rows.iter().map(|r| u(r.inclusion_delay)).collect(),
+        earliest_inclusion_delay: rows.iter().map(|r| u(r.earliest_inclusion_delay)).collect(),
+        head_ok: rows.iter().map(|r| tri(r.head_ok)).collect(),
+        target_ok: rows.iter().map(|r| tri(r.target_ok)).collect(),
+        source_ok: rows.iter().map(|r| tri(r.source_ok)).collect(),
+        reward_head: rows.iter().map(|r| g(r.reward_head)).collect(),
+        reward_target: rows.iter().map(|r| g(r.reward_target)).collect(),
+        reward_source: rows.iter().map(|r| g(r.reward_source)).collect(),
+        reward_inactivity: rows.iter().map(|r| g(r.reward_inactivity)).collect(),
+        ideal_head: rows.iter().map(|r| g(r.ideal_head)).collect(),
+        ideal_target: rows.iter().map(|r| g(r.ideal_target)).collect(),
+        ideal_source: rows.iter().map(|r| g(r.ideal_source)).collect(),
+        proposals_assigned: rows.iter().map(|r| r.proposals_assigned.into()).collect(),
+        proposals_made: rows.iter().map(|r| r.proposals_made.into()).collect(),
+        proposals_orphaned: rows.iter().map(|r| r.proposals_orphaned.into()).collect(),
+        proposal_reward: rows.iter().map(|r| g(r.proposal_reward)).collect(),
+        sync_member: rows.iter().map(|r| tri(r.sync_member)).collect(),
+        sync_signed: rows.iter().map(|r| r.sync_signed.into()).collect(),
+        sync_expected: rows.iter().map(|r| r.sync_expected.into()).collect(),
+        sync_reward: rows.iter().map(|r| g(r.sync_reward)).collect(),
+        deposits: rows.iter().map(|r| r.deposits).collect(),
+        withdrawals: rows.iter().map(|r| r.withdrawals).collect(),
+        labels: vec![LabelColumn {
+            name: "node".into(),
+            values: vec![node.to_string()],
+            codes: vec![0; rows.len()],
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_versions_parse() {
+        let v = parse_version("Lodestar/v1.22.0/6b3bc4b");
+        assert_eq!(
+            (v.name.as_str(), v.version.as_deref()),
+            ("lodestar", Some("1.22.0"))
+        );
+        let v = parse_version("Lighthouse/v5.3.0-d6ba8c3/x86_64-linux");
+        assert_eq!(
+            (v.name.as_str(), v.version.as_deref()),
+            ("lighthouse", Some("5.3.0"))
+        );
+        let v = parse_version(
+            "teku/v24.8.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21",
+        );
+        assert_eq!(
+            (v.name.as_str(), v.version.as_deref()),
+            ("teku", Some("24.8.0"))
+        );
+        assert_eq!(parse_version("MysteryClient").name, "unknown");
+    }
+}
