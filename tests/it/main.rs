@@ -7,6 +7,7 @@
 
 mod support;
 
+mod chain;
 mod cli;
 mod config_reload;
 mod contract;

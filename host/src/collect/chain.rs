@@ -622,11 +622,27 @@ impl ChainCollector {
             let duty = acc.attester.get(&v);
             let included = acc.inclusion.get(&v).copied();
             let live = acc.liveness.as_ref().and_then(|l| l.get(&v).copied());
-            let attested = match reward {
-                Some(r) => Some(r.head > 0 || r.target > 0 || r.source > 0),
-                None => live.or(included.map(|_| true)),
+            // Flags from rewards. A positive reward is a correct, timely vote; a negative
+            // one (target, source) a missed one. Zero is ambiguous: during an inactivity
+            // leak the ideal is zero too and a participating validator earns exactly 0,
+            // while head votes are never penalised — so zero means "ok" only for target
+            // and source while the ideal is zero, and is unknown for head then.
+            let judge =
+                |actual: Option<i64>, ideal: Option<i64>, penalised: bool| match (actual, ideal) {
+                    (Some(a), _) if a > 0 => Some(true),
+                    (Some(a), _) if a < 0 => Some(false),
+                    (Some(_), Some(i)) if i > 0 => Some(false),
+                    (Some(_), Some(_)) if penalised => Some(true),
+                    _ => None,
+                };
+            let head_ok = judge(reward.map(|r| r.head), ideal.map(|i| i.head), false);
+            let target_ok = judge(reward.map(|r| r.target), ideal.map(|i| i.target), true);
+            let source_ok = judge(reward.map(|r| r.source), ideal.map(|i| i.source), true);
+            let attested = match (target_ok, source_ok) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => live.or(included.map(|_| true)),
             };
-            let flag = |x: Option<i64>| x.map(|x| x > 0);
             let proposals: Vec<&(u64, u64)> = acc.proposers.iter().filter(|p| p.1 == v).collect();
             let made = proposals
                 .iter()
@@ -670,9 +686,9 @@ impl ChainCollector {
                 },
                 earliest_inclusion_delay: duty
                     .and_then(|d| first_block_after(d.slot).map(|s| (s - d.slot) as u32)),
-                head_ok: flag(reward.map(|r| r.head)),
-                target_ok: flag(reward.map(|r| r.target)),
-                source_ok: flag(reward.map(|r| r.source)),
+                head_ok,
+                target_ok,
+                source_ok,
                 reward_head: reward.map(|r| r.head),
                 reward_target: reward.map(|r| r.target),
                 reward_source: reward.map(|r| r.source),
