@@ -8,6 +8,7 @@
 mod support;
 
 mod chain;
+mod chain_faults;
 mod cli;
 mod config_reload;
 mod contract;
