@@ -410,14 +410,18 @@ impl ChainCollector {
         let watched = self.validators.clone();
         // Epoch start: duties and end-of-previous-epoch validator state.
         if in_epoch == 0 {
+            // The current epoch's proposers are always (re)read at its start: some clients
+            // (Lodestar 1.5.1) answer next-epoch requests with the wrong slots, so the
+            // early look at `e+1` is provisional — for "duty soon" notices only.
             for e in [epoch, epoch + 1] {
-                if self.epochs.get(&e).is_none_or(|a| a.proposers.is_empty())
+                if (e == epoch || self.epochs.get(&e).is_none_or(|a| a.proposers.is_empty()))
                     && let Some((d, node)) = self
                         .on_primary("proposer duties", async |api| api.proposer_duties(e).await)
                         .await
                 {
                     let a = self.acc(e);
-                    a.proposers = d;
+                    // A duty outside its epoch is a mislabelled answer: keep none of it.
+                    a.proposers = if d.iter().all(|(slot, _)| slot / spe == e) { d } else { Vec::new() };
                     a.node = node;
                 }
             }
