@@ -114,7 +114,8 @@ stop() {
             sleep 0.1
         done
     fi
-    rm -f "$pidfile"
+    # The log only matters when a start fails, and that failure prints its tail.
+    rm -f "$pidfile" "$DEVNET/ganache-$port.log"
 }
 
 case "${1:-}" in
