@@ -1,8 +1,10 @@
 //! Collectors: everything Vigil observes comes through here.
 //!
 //! - [`system`]: this machine (disk per data directory, CPU, memory, load, network).
-//! - [`client`] names nodes' software; [`http`] is the shared HTTP client.
+//! - [`execution`]: execution nodes over JSON-RPC; [`client`] names their software.
+//! - [`http`] is the shared HTTP client.
 
 pub mod client;
+pub mod execution;
 pub mod http;
 pub mod system;
