@@ -2,9 +2,10 @@
 //!
 //! - [`system`]: this machine (disk per data directory, CPU, memory, load, network).
 //! - [`execution`]: execution nodes over JSON-RPC; [`client`] names their software.
-//! - [`http`] is the shared HTTP client.
+//! - [`scrape`]: clients' Prometheus `/metrics`; [`http`] is the shared HTTP client.
 
 pub mod client;
 pub mod execution;
 pub mod http;
+pub mod scrape;
 pub mod system;
