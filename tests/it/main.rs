@@ -10,5 +10,7 @@ mod support;
 mod cli;
 mod config_reload;
 mod contract;
+mod execution;
 mod hostile;
 mod hot_reload;
+mod scrape;
