@@ -334,7 +334,7 @@ async fn a_node_without_batches_is_asked_call_by_call() {
         n.error.unwrap(),
         format!(
             "net_peerCount failed: the method net_peerCount does not exist/is not available (JSON-RPC error -32601); \
-             eth_gasPrice returned \"0x1000000000000000000000\", above the largest u64: reported as {}",
+             eth_gasPrice returned 0x1000000000000000000000, above the largest u64: reported as {}",
             u64::MAX
         )
     );

@@ -257,25 +257,7 @@ impl ExecutionCollector {
         node.block_number = number.and_then(|v| quantity("eth_blockNumber", &v, &mut problems));
         node.chain_id = chain.and_then(|v| quantity("eth_chainId", &v, &mut problems));
         node.peers = peers.and_then(|v| quantity("net_peerCount", &v, &mut problems));
-        node.gas_price_wei = gas.and_then(|v| match v.as_str().map(parse_quantity_saturating) {
-            Some(Ok((wei, saturated))) => {
-                if saturated {
-                    problems.push(format!(
-                        "eth_gasPrice returned {v}, above the largest u64: reported as {}",
-                        u64::MAX
-                    ));
-                }
-                Some(wei)
-            }
-            Some(Err(e)) => {
-                problems.push(bad_value("eth_gasPrice", &v, &e.to_string()));
-                None
-            }
-            None => {
-                problems.push(bad_value("eth_gasPrice", &v, "expected a hex string"));
-                None
-            }
-        });
+        node.gas_price_wei = gas.and_then(|v| gas_price(&v, &mut problems));
         node.client = version.and_then(|v| match v.as_str() {
             Some(s) => Some(parse_client_version(s)),
             None => {
@@ -644,6 +626,29 @@ fn quantity(method: &str, v: &Value, problems: &mut Vec<String>) -> Option<u64> 
         .ok()
 }
 
+/// A gas price: 256-bit on the wire, saturated to `u64::MAX` with a note when above.
+fn gas_price(v: &Value, problems: &mut Vec<String>) -> Option<u64> {
+    let Some(text) = v.as_str() else {
+        problems.push(bad_value("eth_gasPrice", v, "expected a hex string"));
+        return None;
+    };
+    match parse_quantity_saturating(text) {
+        Ok((wei, saturated)) => {
+            if saturated {
+                problems.push(format!(
+                    "eth_gasPrice returned {text}, above the largest u64: reported as {}",
+                    u64::MAX
+                ));
+            }
+            Some(wei)
+        }
+        Err(e) => {
+            problems.push(bad_value("eth_gasPrice", v, &e.to_string()));
+            None
+        }
+    }
+}
+
 /// The fields the statistics need from a block object (without transactions).
 fn block_summary(v: &Value) -> Result<BlockSummary, String> {
     if v.is_null() {
@@ -823,6 +828,23 @@ mod tests {
         c.blocks.remove(&11);
         assert_eq!(c.first_unlinked(), Some(11));
         assert_eq!(c.linked_run().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_url_is_named() {
+        let node = NodeConfig {
+            name: "el".into(),
+            url: "127.0.0.1:8545".into(),
+            metrics_url: None,
+        };
+        let mut c = ExecutionCollector::new(&node, http::http_client().unwrap());
+        let n = c.poll().await;
+        assert!(!n.reachable);
+        let error = n.error.unwrap();
+        assert_eq!(
+            error,
+            "invalid URL 127.0.0.1:8545: relative URL without a base (expected a full URL such as http://host:port)"
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub enum HttpError {
     #[error("answer from {url} is larger than {limit} bytes; is this the right endpoint?")]
     TooLarge { url: String, limit: usize },
     /// The URL in the configuration is not one a request can be sent to.
-    #[error("invalid URL {url}: {reason}")]
+    #[error("invalid URL {url}: {reason} (expected a full URL such as http://host:port)")]
     InvalidUrl { url: String, reason: String },
     /// The connection broke mid-answer, or another transport failure.
     #[error("request to {url} failed: {reason}")]
@@ -193,7 +193,7 @@ fn classify(e: &reqwest::Error, url: &str, timeout: Duration) -> HttpError {
     if e.is_builder() {
         return HttpError::InvalidUrl {
             url,
-            reason: error_chain(e),
+            reason: root_cause(e),
         };
     }
     if e.is_connect() {

@@ -197,7 +197,15 @@ fn quote(line: &str) -> String {
     if line.chars().nth(QUOTED_LINE_CHARS).is_some() {
         out.push('…');
     }
-    out.escape_debug().to_string()
+    out.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 type Sample = (String, Vec<(String, String)>, f64);
@@ -210,6 +218,8 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         .ok_or("expected a metric name at the start")?
         .to_owned();
     let mut labels: Vec<(String, String)> = Vec::new();
+    // Blanks may stand between the name and its labels, as Prometheus reads it.
+    let mut blank = cur.skip_blanks();
     if cur.eat('{') {
         loop {
             cur.skip_blanks();
@@ -239,8 +249,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
             }
             return Err("expected ',' or '}' after a label".to_owned());
         }
+        blank = cur.skip_blanks();
     }
-    if !cur.skip_blanks() {
+    if !blank {
         return Err("expected a blank before the value".to_owned());
     }
     let value_text = cur.take_word().ok_or("expected a value")?;
@@ -410,7 +421,7 @@ mod tests {
     #[test]
     fn special_values_timestamps_and_windows_line_ends() {
         let e = parse(
-            "a NaN\r\nb +Inf\r\nc -Inf\r\nd{x=\"1\",} 2 -1000\r\ne{ x = \"1\" , y=\"2\" } 3\r\nf 4 # {trace_id=\"1\"} 1\r\n",
+            "a NaN\r\nb  {x=\"1\"}\t+Inf\r\nc -Inf\r\nd{x=\"1\",} 2 -1000\r\ne{ x = \"1\" , y=\"2\" } 3\r\nf 4 # {trace_id=\"1\"} 1\r\n",
         );
         let v = &e.samples.values;
         assert_eq!(e.skipped, 0, "{:?}", e.first_skipped);
@@ -462,6 +473,9 @@ mod tests {
             ("m 1 2 3", "unexpected 3 after the timestamp"),
             ("m 1 soon", "timestamp soon is not a number"),
             ("m 1_000", "value 1_000 is not a number"),
+            ("m{a=\"1\"}2", "expected a blank before the value"),
+            ("m-1", "expected a blank before the value"),
+            ("m ", "expected a value"),
         ] {
             let e = parse(&format!("ok 1\nok 2\n{line}\n"));
             assert_eq!(e.skipped, 1, "{line}");
