@@ -97,8 +97,8 @@ pub struct Exposition {
 }
 
 /// Fetches `url` and parses it as `target`'s samples. Bad lines are skipped with a
-/// warning (see the module doc); the request is bounded by the client's timeout
-/// (see [`http::http_client`]) and [`MAX_METRICS_BYTES`].
+/// warning (see the module doc); the request is bounded by [`http::REQUEST_TIMEOUT`]
+/// and [`MAX_METRICS_BYTES`].
 pub async fn scrape(
     target: &str,
     url: &str,
