@@ -8,6 +8,7 @@
 //! with the running config kept and the file, line and key logged.
 
 use crate::collect::chain::{ChainCollector, Observation};
+use crate::collect::execution::ExecutionCollector;
 use crate::collect::system::SystemCollector;
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::evaluate::{Evaluation, Evaluator};
@@ -17,7 +18,7 @@ use crate::plugins::{PluginError, Registry, Runtime};
 use crate::store::Store;
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -230,17 +231,9 @@ impl Daemon {
     }
 }
 
-/// An HTTP client for the collectors: rustls with the ring provider, a user agent
-/// naming Vigil, connection pooling.
+/// The collectors' HTTP client (see [`crate::collect::http`]).
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    // Idempotent: a second install (tests, reloads) is refused and that is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .build()
-        .context("cannot build the HTTP client")
+    crate::collect::http::http_client().context("cannot build the HTTP client")
 }
 
 /// Resolve configured validators (indices or public keys) to indices. A public key the
@@ -273,23 +266,105 @@ pub async fn resolve_validators(cfg: &LoadedConfig, http: &reqwest::Client) -> V
     out
 }
 
+/// The node-side collectors that complete a consensus tick into a `node` input:
+/// execution nodes, client `/metrics`, this machine.
+pub struct NodeSide {
+    execution: Vec<ExecutionCollector>,
+    /// `(target name, url)` of every configured `metrics_url`.
+    scrape: Vec<(String, String)>,
+    /// Last scrape error per target, so a dead target is logged once, not every slot.
+    scrape_errors: BTreeMap<String, String>,
+    system: SystemCollector,
+    http: reqwest::Client,
+}
+
+impl NodeSide {
+    /// Collectors for the configured nodes.
+    pub fn new(cfg: &LoadedConfig, http: reqwest::Client) -> NodeSide {
+        let nodes = cfg.config.beacon.iter().chain(&cfg.config.execution);
+        NodeSide {
+            execution: cfg
+                .config
+                .execution
+                .iter()
+                .map(|n| ExecutionCollector::new(n, http.clone()))
+                .collect(),
+            scrape: nodes
+                .filter_map(|n| n.metrics_url.clone().map(|u| (n.name.clone(), u)))
+                .collect(),
+            scrape_errors: BTreeMap::new(),
+            system: SystemCollector::new(cfg.data_dirs.clone()),
+            http,
+        }
+    }
+
+    /// The execution chain id, once an execution node told it.
+    pub fn chain_id(&self) -> Option<u64> {
+        self.execution.iter().find_map(ExecutionCollector::chain_id)
+    }
+
+    /// Complete a tick: poll execution nodes and scrape metrics, concurrently.
+    pub async fn complete(
+        &mut self,
+        timestamp_ms: i64,
+        wall_slot: Option<u64>,
+        consensus: Vec<crate::plugins::types::ConsensusNode>,
+        mut network: Option<crate::plugins::types::NetworkInfo>,
+    ) -> NodeInput {
+        let http = self.http.clone();
+        let scrapes = futures_util::future::join_all(
+            self.scrape
+                .iter()
+                .map(|(t, u)| crate::collect::scrape::scrape(t, u, &http)),
+        );
+        let polls = futures_util::future::join_all(self.execution.iter_mut().map(|e| e.poll()));
+        let (execution, scraped) = tokio::join!(polls, scrapes);
+        let mut metrics = Vec::new();
+        for ((target, _), result) in self.scrape.iter().zip(scraped) {
+            match result {
+                Ok(m) => {
+                    if self.scrape_errors.remove(target).is_some() {
+                        tracing::info!(target = %target, "metrics scrape works again");
+                    }
+                    metrics.push(m);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    if self
+                        .scrape_errors
+                        .insert(target.clone(), msg.clone())
+                        .as_deref()
+                        != Some(msg.as_str())
+                    {
+                        tracing::warn!(target = %target, "metrics scrape failed: {msg}");
+                    }
+                }
+            }
+        }
+        if let Some(n) = network.as_mut() {
+            n.chain_id = n.chain_id.or(self.chain_id());
+        }
+        NodeInput {
+            network,
+            timestamp_ms,
+            wall_slot,
+            consensus,
+            execution,
+            metrics,
+            system: self.system.sample(),
+        }
+    }
+}
+
 /// Turn one collector observation into a plugin input.
-fn to_input(o: Observation, system: &mut SystemCollector) -> Input {
+async fn to_input(o: Observation, side: &mut NodeSide) -> Input {
     match o {
         Observation::Nodes {
             timestamp_ms,
             wall_slot,
             nodes,
             network,
-        } => Input::Node(NodeInput {
-            network,
-            timestamp_ms,
-            wall_slot,
-            consensus: nodes,
-            execution: Vec::new(),
-            metrics: Vec::new(),
-            system: system.sample(),
-        }),
+        } => Input::Node(side.complete(timestamp_ms, wall_slot, nodes, network).await),
         Observation::Slot(s) => Input::Slot(s),
         Observation::Epoch { input, .. } => Input::Epoch(input),
         Observation::Reset(r) => Input::Reset(r),
@@ -317,9 +392,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 evaluator.evaluate(&input, t);
             }
         })?;
-        let mut system = SystemCollector::new(daemon.config().data_dirs.clone());
         let cfg = daemon.config();
         let http = http_client()?;
+        let mut side = NodeSide::new(&cfg, http.clone());
         let validators = resolve_validators(&cfg, &http).await;
         let nodes: Vec<(String, String)> = cfg.config.beacon.iter().map(|n| (n.name.clone(), n.url.clone())).collect();
         let mut chain = ChainCollector::new(&cfg.config.network.name, &nodes, &validators, http);
@@ -336,7 +411,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
                     for o in chain.tick(now_ms()).await {
-                        if tx.try_send(to_input(o, &mut system)).is_err() {
+                        if tx.try_send(to_input(o, &mut side).await).is_err() {
                             tracing::warn!("plugins are falling behind: an input was dropped (evaluation queue full)");
                         }
                     }

@@ -12,5 +12,7 @@ mod chain_faults;
 mod cli;
 mod config_reload;
 mod contract;
+mod execution;
 mod hostile;
 mod hot_reload;
+mod scrape;

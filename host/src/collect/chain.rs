@@ -384,7 +384,7 @@ impl ChainCollector {
         if st.client.is_none()
             && let Ok(v) = api.version().await
         {
-            let parsed = parse_version(&v);
+            let parsed = super::client::parse_client_version(&v);
             tracing::info!(node = %self.nodes[i].name, client = %parsed.name, version = ?parsed.version, "beacon node identified");
             self.nodes[i].client = Some(parsed.clone());
             st.client = Some(parsed);
@@ -421,7 +421,11 @@ impl ChainCollector {
                 {
                     let a = self.acc(e);
                     // A duty outside its epoch is a mislabelled answer: keep none of it.
-                    a.proposers = if d.iter().all(|(slot, _)| slot / spe == e) { d } else { Vec::new() };
+                    a.proposers = if d.iter().all(|(slot, _)| slot / spe == e) {
+                        d
+                    } else {
+                        Vec::new()
+                    };
                     a.node = node;
                 }
             }
@@ -802,44 +806,6 @@ impl ChainCollector {
     }
 }
 
-/// A client version string (`Lodestar/v1.22.0/6b3bc4b`, `Lighthouse/v5.3.0-d6ba8c3/x86_64-linux`)
-/// → name (lower case) and semantic version when one can be read.
-pub fn parse_version(raw: &str) -> ClientVersion {
-    const KNOWN: [&str; 11] = [
-        "lighthouse",
-        "prysm",
-        "teku",
-        "nimbus",
-        "lodestar",
-        "grandine",
-        "geth",
-        "nethermind",
-        "besu",
-        "erigon",
-        "reth",
-    ];
-    let mut parts = raw.split('/');
-    let first = parts.next().unwrap_or_default().to_ascii_lowercase();
-    let name = KNOWN
-        .iter()
-        .find(|k| first.starts_with(*k))
-        .map_or("unknown", |k| k)
-        .to_string();
-    let version = raw.split('/').skip(1).find_map(|p| {
-        let p = p.trim_start_matches('v');
-        let core: String = p
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        (core.split('.').count() >= 2 && core.split('.').all(|x| !x.is_empty())).then_some(core)
-    });
-    ClientVersion {
-        name,
-        version,
-        raw: raw.to_string(),
-    }
-}
-
 /// Rows → the contract's columns (sorted by index, as the rows are).
 pub fn columns(rows: &[ValidatorEpoch], node: &str) -> ValidatorColumns {
     let tri = |b: Option<bool>| match b {
@@ -883,32 +849,5 @@ pub fn columns(rows: &[ValidatorEpoch], node: &str) -> ValidatorColumns {
             values: vec![node.to_string()],
             codes: vec![0; rows.len()],
         }],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_versions_parse() {
-        let v = parse_version("Lodestar/v1.22.0/6b3bc4b");
-        assert_eq!(
-            (v.name.as_str(), v.version.as_deref()),
-            ("lodestar", Some("1.22.0"))
-        );
-        let v = parse_version("Lighthouse/v5.3.0-d6ba8c3/x86_64-linux");
-        assert_eq!(
-            (v.name.as_str(), v.version.as_deref()),
-            ("lighthouse", Some("5.3.0"))
-        );
-        let v = parse_version(
-            "teku/v24.8.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21",
-        );
-        assert_eq!(
-            (v.name.as_str(), v.version.as_deref()),
-            ("teku", Some("24.8.0"))
-        );
-        assert_eq!(parse_version("MysteryClient").name, "unknown");
     }
 }

@@ -3,9 +3,15 @@
 //! - [`beacon`]: the Beacon REST API of one node, client differences handled;
 //! - [`events`]: its SSE event stream;
 //! - [`chain`]: the consensus side slot by slot, into per-epoch validator outcomes;
+//! - [`execution`]: execution nodes over JSON-RPC; [`client`] names their software;
+//! - [`scrape`]: clients' Prometheus `/metrics`; [`http`] is the shared HTTP client;
 //! - [`system`]: this machine (disk per data directory, CPU, memory, load, network).
 
 pub mod beacon;
 pub mod chain;
+pub mod client;
 pub mod events;
+pub mod execution;
+pub mod http;
+pub mod scrape;
 pub mod system;
