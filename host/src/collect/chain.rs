@@ -35,6 +35,9 @@ pub const EPOCH_WORK_SLOT: u64 = 4;
 const EPOCHS_KEPT: u64 = 4;
 
 /// What the collector hands on.
+// Observations are moved once, from the collector to the evaluator: boxing the
+// large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Observation {
     /// Status of every configured beacon node.

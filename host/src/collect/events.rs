@@ -136,7 +136,7 @@ pub async fn follow(base: String, http: reqwest::Client, tx: mpsc::Sender<ChainE
                 backoff = MIN_BACKOFF;
                 let mut parser = SseParser::default();
                 let mut stream = resp.bytes_stream();
-                let reason = loop {
+                loop {
                     match stream.next().await {
                         Some(Ok(bytes)) => {
                             for (event, data) in parser.feed(&String::from_utf8_lossy(&bytes)) {
@@ -150,8 +150,7 @@ pub async fn follow(base: String, http: reqwest::Client, tx: mpsc::Sender<ChainE
                         Some(Err(e)) => break format!("stream broken: {e}"),
                         None => break "stream closed by the node".to_string(),
                     }
-                };
-                reason
+                }
             }
         };
         if tx
