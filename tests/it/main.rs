@@ -14,5 +14,6 @@ mod config_reload;
 mod contract;
 mod execution;
 mod hostile;
+mod lodestar_live;
 mod hot_reload;
 mod scrape;
