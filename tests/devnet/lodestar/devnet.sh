@@ -3,7 +3,7 @@
 #
 #   devnet.sh install
 #   devnet.sh start   [--validators 8] [--split 6] [--base-port 9596] [--run-dir DIR]
-#                     [--watch-pid PID] [--max-lifetime SECS]
+#                     [--watch-pid PID] [--max-lifetime SECS] [--genesis-delay SECS]
 #   devnet.sh stop-vc a|b   [--base-port N | --run-dir DIR]
 #   devnet.sh start-vc a|b  [--base-port N | --run-dir DIR]
 #   devnet.sh stop          [--base-port N | --run-dir DIR]
@@ -47,17 +47,21 @@ node_ok() {
 
 lock_sum() { sha256sum "$SCRIPT_DIR/package-lock.json" "$SCRIPT_DIR/package.json" | sha256sum | cut -c1-64; }
 
+# The marker is written only after `lodestar --version` answered once after `npm ci`;
+# checking it (and not running lodestar, ~4 s) keeps `install` and `start` quick.
 lodestar_ok() {
-    [[ -f $LS_DIR/.vigil-installed ]] || return 1
-    [[ $(cat "$LS_DIR/.vigil-installed") == "$(lock_sum) v$NODE_VERSION" ]] || return 1
-    lodestar_version | grep -q "^v$LODESTAR_VERSION/"
+    [[ -f $LS_DIR/.vigil-installed && -f $LODESTAR ]] || return 1
+    [[ $(cat "$LS_DIR/.vigil-installed") == "$(lock_sum) v$NODE_VERSION" ]]
 }
 
-lodestar_version() { "$NODE_BIN" "$LODESTAR" --version 2>/dev/null | sed -n 's/.*Version: *//p'; }
+lodestar_version() { git_env; env "${GIT_ENV[@]}" "$NODE_BIN" "$LODESTAR" --version 2>/dev/null | sed -n 's/.*Version: *//p'; }
 
 cmd_install() {
     command -v npm >/dev/null || die "npm is required (it only downloads Node 22 and Lodestar)"
     mkdir -p "$DEVNET_HOME"
+    # one install at a time (test binaries may call this in parallel on a fresh machine)
+    exec 9>"$DEVNET_HOME/.install.lock"
+    flock 9
     local t0=$SECONDS
     if node_ok; then
         log "node v$NODE_VERSION already in $NODE_DIR"
@@ -72,7 +76,7 @@ cmd_install() {
     fi
     local t1=$SECONDS
     if lodestar_ok; then
-        log "lodestar $(lodestar_version) already in $LS_DIR"
+        log "lodestar $LODESTAR_VERSION already in $LS_DIR"
     else
         log "installing pinned Lodestar $LODESTAR_VERSION (npm ci) into $LS_DIR; takes about a minute"
         rm -rf "$LS_DIR"
@@ -87,8 +91,8 @@ cmd_install() {
             export npm_config_nodedir="$NODE_PKG"
             npm ci --no-audit --no-fund --loglevel=error
         ) || die "npm ci failed in $LS_DIR"
+        lodestar_version | grep -q "^v$LODESTAR_VERSION/" || die "lodestar does not run after npm ci"
         printf '%s v%s\n' "$(lock_sum)" "$NODE_VERSION" >"$LS_DIR/.vigil-installed"
-        lodestar_ok || { rm -f "$LS_DIR/.vigil-installed"; die "lodestar does not run after npm ci"; }
         log "lodestar $(lodestar_version) installed ($((SECONDS - t1)) s)"
     fi
     log "install done ($((SECONDS - t0)) s)"
@@ -245,10 +249,20 @@ launch() {
     [[ -s $RUN_DIR/pids/$name.pid ]] || die "$name did not start"
 }
 
+# Lodestar appends a git commit to its version (REST /node/version, metrics, block
+# graffiti): $GIT_COMMIT, else `git rev-parse HEAD` in its working directory, which here
+# is inside Vigil's own repository. Pin it to the release's commit from .git-data.json.
+git_env() { # sets GIT_ENV=(GIT_COMMIT=… GIT_BRANCH=HEAD)
+    local c
+    c=$(sed -n 's/.*"commit": *"\([0-9a-f]*\)".*/\1/p' "$LS_DIR/node_modules/@chainsafe/lodestar/.git-data.json" 2>/dev/null || true)
+    GIT_ENV=("GIT_COMMIT=${c:-unknown}" GIT_BRANCH=HEAD)
+}
+
 start_bn() {
+    git_env
     mkdir -p "$RUN_DIR/bn"
     launch bn "$RUN_DIR/bn" "$RUN_DIR/logs/bn.log" \
-        "$NODE_BIN" --max-old-space-size=4096 "$LODESTAR" dev \
+        env "${GIT_ENV[@]}" "$NODE_BIN" --max-old-space-size=4096 "$LODESTAR" dev \
         --genesisValidators "$VALIDATORS" --genesisTime "$GENESIS_TIME" \
         --dataDir "$RUN_DIR/bn" "${PARAMS[@]}" \
         --rest --rest.address 127.0.0.1 --rest.port "$REST_PORT" --rest.namespace '*' \
@@ -264,8 +278,9 @@ start_vc() { # a|b
         from=$SPLIT to=$((VALIDATORS - 1)) port=$VC_B_METRICS_PORT
     fi
     mkdir -p "$RUN_DIR/vc-$which"
+    git_env
     launch "vc-$which" "$RUN_DIR/vc-$which" "$RUN_DIR/logs/vc-$which.log" \
-        "$NODE_BIN" "$LODESTAR" validator --network dev --preset minimal "${PARAMS[@]}" \
+        env "${GIT_ENV[@]}" "$NODE_BIN" "$LODESTAR" validator --network dev --preset minimal "${PARAMS[@]}" \
         --dataDir "$RUN_DIR/vc-$which" --interopIndexes "$from..$to" \
         --server "http://127.0.0.1:$REST_PORT" \
         --metrics --metrics.address 127.0.0.1 --metrics.port "$port"
@@ -331,9 +346,15 @@ check_sockets() { # every TCP/UDP socket our processes listen on must be on 127.
 cmd_watchdog() { # internal: RUN_DIR WATCH_PID WATCH_START MAX_LIFETIME
     [[ -n ${VIGIL_DEVNET_TRACE:-} ]] && set -x
     RUN_DIR=$1
-    local wpid=$2 wstart=$3 max=$4 t0=$SECONDS reason= sp=
-    # `stop` ends the watchdog first with SIGTERM: exit at once, not after the sleep
-    trap '[[ -n $sp ]] && kill "$sp" 2>/dev/null; exit 0' TERM
+    local wpid=$2 wstart=$3 max=$4 t0=$SECONDS reason='' fifo
+    # `stop` ends the watchdog first with SIGTERM: exit at once. It waits with `read -t`
+    # on a FIFO nobody writes to (no sleep child that would outlive it).
+    trap 'exit 0' TERM
+    fifo=$RUN_DIR/pids/.watchdog.fifo
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    exec 9<>"$fifo"
+    rm -f "$fifo"
     while :; do
         if ((wpid > 0)) && [[ $(proc_start "$wpid" 2>/dev/null) != "$wstart" ]]; then
             reason="owner pid $wpid is gone"
@@ -347,10 +368,7 @@ cmd_watchdog() { # internal: RUN_DIR WATCH_PID WATCH_START MAX_LIFETIME
             rm -f "$RUN_DIR/pids/watchdog.pid"
             exit 0
         fi
-        sleep 1 &
-        sp=$!
-        wait "$sp" || true
-        sp=
+        read -r -t 1 -u 9 _ || true
     done
 }
 
@@ -377,6 +395,9 @@ cmd_start() {
     set_ports
     ((VALIDATORS >= 2 && SPLIT >= 1 && SPLIT < VALIDATORS)) || die "need 1 <= --split < --validators"
     node_ok && lodestar_ok || die "not installed: run '$0 install' first"
+    if ((WATCH_PID > 0)); then
+        proc_start "$WATCH_PID" >/dev/null || die "--watch-pid $WATCH_PID: no such process"
+    fi
     # a devnet already running in this folder is stopped first
     if [[ -d $RUN_DIR/pids ]]; then stop_all; fi
     local p
@@ -497,7 +518,7 @@ cmd_env() {
     cat "$RUN_DIR/devnet.env"
 }
 
-usage() { sed -n '2,13p' "$SCRIPT" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$SCRIPT" | sed 's/^# \{0,1\}//'; }
 
 case ${1:-} in
     install) shift; cmd_install "$@" ;;
