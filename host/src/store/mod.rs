@@ -3,6 +3,7 @@
 //! Readers never block the writer (redb's MVCC); a write is durable when its
 //! transaction commits, so a crash mid-write leaves the last committed state intact.
 
+mod codec;
 mod series;
 pub mod tables;
 
