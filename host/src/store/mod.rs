@@ -21,6 +21,7 @@
 mod codec;
 mod iterations;
 mod outcomes;
+mod records;
 mod retention;
 mod series;
 pub mod tables;
@@ -28,6 +29,7 @@ mod writer;
 
 pub use codec::CodecError;
 pub use iterations::{Grid, Iteration};
+pub use records::OutboxEntry;
 pub use retention::{
     DEFAULT_RAW_RETENTION, DEFAULT_ROLLUP_RETENTION, RetentionPolicy, RetentionReport, Rollup,
 };
