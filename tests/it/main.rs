@@ -12,3 +12,4 @@ mod config_reload;
 mod contract;
 mod hostile;
 mod hot_reload;
+mod store;
