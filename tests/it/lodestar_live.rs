@@ -22,7 +22,11 @@ fn script() -> std::path::PathBuf {
 }
 
 fn run(args: &[&str]) -> String {
-    let out = Command::new("bash").arg(script()).args(args).output().expect("run devnet.sh");
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run devnet.sh");
     assert!(
         out.status.success(),
         "devnet.sh {args:?} failed:\n{}\n{}",
@@ -39,10 +43,29 @@ impl Devnet {
         let base_port = 20_000 + (std::process::id() % 2_000) as u16 * 10;
         let port = base_port.to_string();
         let pid = std::process::id().to_string();
-        run(&["start", "--validators", "8", "--split", "6", "--base-port", &port, "--watch-pid", &pid, "--max-lifetime", "1200"]);
+        run(&[
+            "start",
+            "--validators",
+            "8",
+            "--split",
+            "6",
+            "--base-port",
+            &port,
+            "--watch-pid",
+            &pid,
+            "--max-lifetime",
+            "1200",
+        ]);
         let env = run(&["env", "--base-port", &port])
             .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.split_whitespace().next().unwrap_or("").to_string())))
+            .filter_map(|l| {
+                l.split_once('=').map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        v.split_whitespace().next().unwrap_or("").to_string(),
+                    )
+                })
+            })
             .collect();
         Devnet { base_port, env }
     }
@@ -54,7 +77,10 @@ impl Devnet {
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(script()).args(["stop", "--base-port", &self.base_port.to_string()]).status();
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["stop", "--base-port", &self.base_port.to_string()])
+            .status();
     }
 }
 
@@ -63,21 +89,34 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
     let devnet = tokio::task::spawn_blocking(Devnet::start).await.unwrap();
     let url = devnet.env["REST_URL"].clone();
     let http = vigil::daemon::http_client().unwrap();
-    let mut chain = ChainCollector::new("devnet", &[("lodestar".into(), url)], &(0..8).collect::<Vec<_>>(), http);
+    let mut chain = ChainCollector::new(
+        "devnet",
+        &[("lodestar".into(), url)],
+        &(0..8).collect::<Vec<_>>(),
+        http,
+    );
     let mut epochs: BTreeMap<u64, BTreeMap<u64, ValidatorEpoch>> = BTreeMap::new();
     let mut missed: Vec<(u64, Option<u64>)> = Vec::new();
     let mut stopped_at: Option<u64> = None;
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        assert!(Instant::now() < deadline, "the devnet did not get far enough in 15 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the devnet did not get far enough in 15 minutes"
+        );
         let now = vigil::daemon::now_ms();
         let next = chain.next_tick_ms(now, 1000);
         tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
         for o in chain.tick(vigil::daemon::now_ms()).await {
             match o {
-                Observation::Slot(s) if s.outcome == BlockOutcome::Missed => missed.push((s.slot, s.proposer)),
+                Observation::Slot(s) if s.outcome == BlockOutcome::Missed => {
+                    missed.push((s.slot, s.proposer))
+                }
                 Observation::Epoch { input, rows, .. } => {
-                    epochs.insert(input.epoch, rows.into_iter().map(|r| (r.validator, r)).collect());
+                    epochs.insert(
+                        input.epoch,
+                        rows.into_iter().map(|r| (r.validator, r)).collect(),
+                    );
                 }
                 _ => {}
             }
@@ -91,7 +130,10 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
         }
         // Four epochs after the stop, the missed ones are delivered.
         if let Some(at) = stopped_at
-            && epochs.keys().next_back().is_some_and(|e| *e >= at / spe + 4)
+            && epochs
+                .keys()
+                .next_back()
+                .is_some_and(|e| *e >= at / spe + 4)
         {
             break;
         }
@@ -102,10 +144,20 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
     for e in stop_epoch + 1..=stop_epoch + 3 {
         let rows = &epochs[&e];
         for v in [6, 7] {
-            assert_eq!(rows[&v].attested, Some(false), "validator {v} epoch {e}: {:?}", rows[&v]);
+            assert_eq!(
+                rows[&v].attested,
+                Some(false),
+                "validator {v} epoch {e}: {:?}",
+                rows[&v]
+            );
         }
         for v in 0..6 {
-            assert_eq!(rows[&v].attested, Some(true), "validator {v} epoch {e}: {:?}", rows[&v]);
+            assert_eq!(
+                rows[&v].attested,
+                Some(true),
+                "validator {v} epoch {e}: {:?}",
+                rows[&v]
+            );
         }
         // No rewards endpoints on this client: unknown, not zero.
         assert_eq!(rows[&6].reward_target, None);
@@ -113,12 +165,18 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
     // Before the stop everyone attested.
     assert_eq!(epochs[&(stop_epoch - 1)][&6].attested, Some(true));
     // Every empty slot after the stop was a duty of 6 or 7.
-    let after: Vec<_> = missed.iter().filter(|(s, _)| *s > stopped_at.unwrap() + 1).collect();
+    let after: Vec<_> = missed
+        .iter()
+        .filter(|(s, _)| *s > stopped_at.unwrap() + 1)
+        .collect();
     for (s, p) in &after {
         assert!(matches!(p, Some(6 | 7)), "slot {s} missed by {p:?}");
     }
     // Balances of 6 and 7 fall while they are offline.
     let bal = |e: u64, v: u64| epochs[&e][&v].balance.unwrap();
-    assert!(bal(stop_epoch + 3, 6) < bal(stop_epoch, 6), "validator 6 balance");
+    assert!(
+        bal(stop_epoch + 3, 6) < bal(stop_epoch, 6),
+        "validator 6 balance"
+    );
     drop(devnet);
 }

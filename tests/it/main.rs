@@ -14,6 +14,7 @@ mod config_reload;
 mod contract;
 mod execution;
 mod hostile;
-mod lodestar_live;
 mod hot_reload;
+mod lodestar_live;
 mod scrape;
+mod store;

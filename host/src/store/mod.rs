@@ -1,25 +1,68 @@
 //! The embedded store: one redb file holding everything Vigil keeps.
 //!
-//! Readers never block the writer (redb's MVCC); a write is durable when its
-//! transaction commits, so a crash mid-write leaves the last committed state intact.
+//! - Series (`series.rs`, `codec.rs`): a series id per name + sorted labels; samples
+//!   in Gorilla-coded chunks, snapped to the slot grid for slot-aligned series.
+//! - Outcomes (`outcomes.rs`): one row per `(validator, epoch)` in blocks keyed
+//!   `(iteration, epoch, first validator)`.
+//! - Network iterations (`iterations.rs`), plugin state, and the alert, outbox and
+//!   silence tables (`records.rs`); every table is listed in `tables.rs`.
+//! - Retention and hourly rollups (`retention.rs`), one writer thread (`writer.rs`).
+//!
+//! ## Invariants
+//! - Readers never block the writer: redb's MVCC gives each read transaction a
+//!   snapshot; a reader holds the database handle only to begin its transaction.
+//! - A write is durable when its transaction commits (`Durability::Immediate`), so a
+//!   crash or `kill -9` leaves the last committed state intact; a batch is all or
+//!   nothing.
+//! - After an I/O error (a full disk) redb refuses every later operation on that handle;
+//!   the next write closes and reopens the file, and the failed batch is retried by the
+//!   writer, never dropped.
 
+mod codec;
+mod iterations;
+mod outcomes;
+mod records;
+mod retention;
 mod series;
 pub mod tables;
+mod writer;
 
-pub use series::{SeriesKey, SeriesPoint};
+pub use codec::CodecError;
+pub use iterations::{Grid, Iteration};
+pub use records::OutboxEntry;
+pub use retention::{
+    DEFAULT_RAW_RETENTION, DEFAULT_ROLLUP_RETENTION, RetentionPolicy, RetentionReport, Rollup,
+};
+pub use series::{Sample, SeriesId, SeriesKey, SeriesKind, SeriesPoint};
+pub use writer::{Observation, WriteReceipt, Writer, WriterConfig, WriterStatus};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use crate::model::ValidatorEpoch;
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use std::path::{Path, PathBuf};
-use tables::{META, PLUGIN_STATE, SCHEMA_VERSION, SERIES_KEYS, SERIES_POINTS};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tables::{META, PLUGIN_STATE, SCHEMA_VERSION};
+
+/// redb's page cache. Its default (1 GiB) is more than a home staker's machine should
+/// give; 256 MiB holds a 10k-validator farm's hot pages (open chunks, recent outcome
+/// blocks, indices) with room to spare.
+const CACHE_BYTES: usize = 256 << 20;
+/// How long a reopen after an I/O error waits for in-flight readers to let go of the
+/// old handle: they hold it only to begin a transaction, so this is generous.
+const REOPEN_WAIT: Duration = Duration::from_secs(5);
+/// Poll interval while waiting for those readers.
+const REOPEN_POLL: Duration = Duration::from_millis(1);
 
 /// What can go wrong with the store, with the remedy where there is one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("cannot open store {path}: {source}")]
+    #[error("cannot open store {path}: {source}{hint}")]
     Open {
         path: PathBuf,
         source: redb::DatabaseError,
+        hint: &'static str,
     },
     #[error(
         "store {path} is already open in another process: stop the other vigil or set [store] path to another file"
@@ -36,18 +79,51 @@ pub enum StoreError {
         source: Box<redb::Error>,
         hint: &'static str,
     },
+    #[error(
+        "store {path}: {what}: stored bytes do not decode ({source}): the file is damaged; move it aside and restore a backup"
+    )]
+    Corrupt {
+        path: PathBuf,
+        what: &'static str,
+        source: CodecError,
+    },
+    #[error(
+        "store {path} is being reopened after an I/O error: retry in a moment; nothing committed was lost"
+    )]
+    Reopening { path: PathBuf },
+    #[error("store {path}: the batch was kept and will be retried: {detail}")]
+    BatchKept { path: PathBuf, detail: String },
+    #[error(
+        "store {path}: the writer has stopped ({detail}): restart vigil; batches not yet committed were lost"
+    )]
+    WriterGone { path: PathBuf, detail: String },
 }
 
-/// The open store. Cheap to share behind an `Arc`.
-pub struct Store {
-    db: Database,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+impl StoreError {
+    /// The disk (or the user's quota) is full: the remedy is space, not a restart.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => is_disk_full(source),
+            StoreError::BatchKept { detail, .. } => detail.contains(DISK_FULL_HINT),
+            _ => false,
+        }
     }
+}
+
+const DISK_FULL_HINT: &str = ": the disk is full: free space on it (or move [store] path to a larger disk); nothing committed before was lost and the writer retries the batch";
+const PREVIOUS_IO_HINT: &str = ": an earlier write failed (see the error before this one); vigil reopens the store and retries";
+const CORRUPTED_HINT: &str = ": the file is damaged; move it aside and restore a backup";
+
+fn is_disk_full(e: &redb::Error) -> bool {
+    matches!(e, redb::Error::Io(io) if matches!(
+        io.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ))
+}
+
+/// An error after which redb refuses the handle until it is reopened.
+fn poisons_handle(e: &redb::Error) -> bool {
+    matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo)
 }
 
 /// One plugin's pending state change, applied at commit.
@@ -57,9 +133,59 @@ pub enum StateChange {
     Delete,
 }
 
+/// What the writer commits in one transaction.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub samples: Vec<Sample>,
+    /// Outcome rows with their network iteration.
+    pub outcomes: Vec<(u32, ValidatorEpoch)>,
+}
+
+impl Batch {
+    /// Samples plus outcome rows: what back-pressure counts.
+    pub fn len(&self) -> usize {
+        self.samples.len() + self.outcomes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty() && self.outcomes.is_empty()
+    }
+}
+
+type Opener = Box<dyn Fn(&Path) -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
+/// The open store. Cheap to share behind an `Arc`.
+pub struct Store {
+    path: PathBuf,
+    /// `None` only while a reopen after an I/O error is in progress.
+    db: RwLock<Option<Arc<Database>>>,
+    opener: Opener,
+    /// Set by an I/O error: the next write reopens the file first.
+    poisoned: AtomicBool,
+    /// One reopen at a time.
+    reopen_lock: Mutex<()>,
+    /// The current network iteration, mirrored from the `iterations` table.
+    current: RwLock<Option<Iteration>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
 impl Store {
-    /// Open or create the store at `path`, creating its folder and tables.
+    /// Open or create the store at `path`, creating its folder and tables and migrating
+    /// an older schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(
+            path,
+            Box::new(|p| redb::Builder::new().set_cache_size(CACHE_BYTES).create(p)),
+        )
+    }
+
+    /// Open with a custom way to (re)open the file: tests inject failing storage.
+    pub(crate) fn open_with(path: &Path, opener: Opener) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 path: path.to_path_buf(),
@@ -68,20 +194,18 @@ impl Store {
                 hint: "",
             })?;
         }
-        let db = Database::create(path).map_err(|source| match source {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                path: path.to_path_buf(),
-            },
-            source => StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let db = open_db(path, &opener)?;
         let store = Store {
-            db,
             path: path.to_path_buf(),
+            db: RwLock::new(Some(Arc::new(db))),
+            opener,
+            poisoned: AtomicBool::new(false),
+            reopen_lock: Mutex::new(()),
+            current: RwLock::new(None),
         };
         store.init()?;
+        let current = iterations::load_current(&store)?;
+        *store.current.write().unwrap_or_else(|e| e.into_inner()) = current;
         Ok(store)
     }
 
@@ -90,17 +214,25 @@ impl Store {
         &self.path
     }
 
+    /// Map a redb error to a [`StoreError`] naming the store, the step and the remedy;
+    /// an I/O error marks the handle for reopening.
     pub(crate) fn io<E: Into<redb::Error>>(
         &self,
         what: &'static str,
     ) -> impl FnOnce(E) -> StoreError + '_ {
         move |e| {
             let source: redb::Error = e.into();
-            let hint = match &source {
-                redb::Error::Io(io) if io.raw_os_error() == Some(28) => {
-                    ": the disk is full: free space on it; nothing committed before was lost"
+            if poisons_handle(&source) {
+                self.poisoned.store(true, Ordering::Release);
+            }
+            let hint = if is_disk_full(&source) {
+                DISK_FULL_HINT
+            } else {
+                match &source {
+                    redb::Error::PreviousIo => PREVIOUS_IO_HINT,
+                    redb::Error::Corrupted(_) => CORRUPTED_HINT,
+                    _ => "",
                 }
-                _ => "",
             };
             StoreError::Io {
                 path: self.path.clone(),
@@ -111,17 +243,96 @@ impl Store {
         }
     }
 
-    fn init(&self) -> Result<(), StoreError> {
-        let tx = self
-            .db
+    pub(crate) fn corrupt(&self, what: &'static str) -> impl FnOnce(CodecError) -> StoreError + '_ {
+        move |source| StoreError::Corrupt {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// The database handle, for one transaction's start.
+    fn handle(&self) -> Result<Arc<Database>, StoreError> {
+        self.db
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Reopening {
+                path: self.path.clone(),
+            })
+    }
+
+    /// A read transaction: a snapshot that never waits for the writer.
+    pub(crate) fn read(&self) -> Result<ReadTransaction, StoreError> {
+        self.handle()?
+            .begin_read()
+            .map_err(self.io("opening a read transaction"))
+    }
+
+    /// Run `f` in one write transaction and commit it durably. Reopens the file first
+    /// when an earlier I/O error left the handle refused.
+    pub(crate) fn write<T>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let db = self.handle()?;
+        let tx = db
             .begin_write()
             .map_err(self.io("opening a write transaction"))?;
-        {
-            let mut meta = tx.open_table(META).map_err(self.io("opening table meta"))?;
-            let found = meta
-                .get("schema_version")
-                .map_err(self.io("reading the schema version"))?
-                .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])));
+        let out = f(&tx)?;
+        tx.commit().map_err(self.io(what))?;
+        Ok(out)
+    }
+
+    /// Close the refused handle and open the file again (redb repairs it from the last
+    /// commit if needed). Readers meanwhile get [`StoreError::Reopening`].
+    fn reopen(&self) -> Result<(), StoreError> {
+        let _one = self.reopen_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let old = self.db.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut old) = old {
+            let deadline = Instant::now() + REOPEN_WAIT;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        // Closing a failed handle reports the failure again: known.
+                        let _ = db.close();
+                        break;
+                    }
+                    Err(still_shared) if Instant::now() < deadline => {
+                        old = still_shared;
+                        std::thread::sleep(REOPEN_POLL);
+                    }
+                    Err(still_shared) => {
+                        *self.db.write().unwrap_or_else(|e| e.into_inner()) = Some(still_shared);
+                        return Err(StoreError::Reopening {
+                            path: self.path.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let db = open_db(&self.path, &self.opener)?;
+        *self.db.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(db));
+        self.poisoned.store(false, Ordering::Release);
+        tracing::info!(store = %self.path.display(), "store reopened after an I/O error");
+        Ok(())
+    }
+
+    fn init(&self) -> Result<(), StoreError> {
+        self.write("committing the schema", |tx| {
+            let found = {
+                let meta = tx.open_table(META).map_err(self.io("opening table meta"))?;
+                meta.get("schema_version")
+                    .map_err(self.io("reading the schema version"))?
+                    .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])))
+            };
             match found {
                 Some(v) if v > SCHEMA_VERSION => {
                     return Err(StoreError::TooNew {
@@ -129,29 +340,21 @@ impl Store {
                         found: v,
                     });
                 }
-                // Migrations from older schemas go here, oldest first.
-                _ => {
-                    meta.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())
-                        .map_err(self.io("writing the schema version"))?;
-                }
+                Some(v) => migrate(self, tx, v)?,
+                None => {}
             }
-            tx.open_table(PLUGIN_STATE)
-                .map_err(self.io("creating table plugin_state"))?;
-            tx.open_table(SERIES_KEYS)
-                .map_err(self.io("creating table series_keys"))?;
-            tx.open_table(SERIES_POINTS)
-                .map_err(self.io("creating table series_points"))?;
-        }
-        tx.commit().map_err(self.io("committing the schema"))?;
-        Ok(())
+            tables::create_all(tx).map_err(self.io("creating the tables"))?;
+            tx.open_table(META)
+                .map_err(self.io("opening table meta"))?
+                .insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())
+                .map_err(self.io("writing the schema version"))?;
+            Ok(())
+        })
     }
 
     /// One value of a plugin's state.
     pub fn plugin_state_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self
-            .db
-            .begin_read()
-            .map_err(self.io("opening a read transaction"))?;
+        let tx = self.read()?;
         let table = tx
             .open_table(PLUGIN_STATE)
             .map_err(self.io("opening table plugin_state"))?;
@@ -163,10 +366,7 @@ impl Store {
 
     /// Every key of a plugin's state (for `vigil plugins list` and tests).
     pub fn plugin_state_keys(&self, plugin: &str) -> Result<Vec<String>, StoreError> {
-        let tx = self
-            .db
-            .begin_read()
-            .map_err(self.io("opening a read transaction"))?;
+        let tx = self.read()?;
         let table = tx
             .open_table(PLUGIN_STATE)
             .map_err(self.io("opening table plugin_state"))?;
@@ -186,7 +386,8 @@ impl Store {
     }
 
     /// Apply the state changes and series points of one evaluation in one transaction:
-    /// all of them become durable together, or none do.
+    /// all of them become durable together, or none do. Derived series are free
+    /// (not snapped to the slot grid): a plugin's timestamp is kept to the ms.
     pub fn commit_evaluation(
         &self,
         state: &[(String, String, StateChange)],
@@ -195,38 +396,102 @@ impl Store {
         if state.is_empty() && points.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .db
-            .begin_write()
-            .map_err(self.io("opening a write transaction"))?;
-        {
-            let mut table = tx
-                .open_table(PLUGIN_STATE)
-                .map_err(self.io("opening table plugin_state"))?;
-            for (plugin, key, change) in state {
-                match change {
-                    StateChange::Set(v) => {
-                        table
-                            .insert((plugin.as_str(), key.as_str()), v.as_slice())
-                            .map_err(self.io("writing plugin state"))?;
-                    }
-                    StateChange::Delete => {
-                        table
-                            .remove((plugin.as_str(), key.as_str()))
-                            .map_err(self.io("deleting plugin state"))?;
+        let ctx = self.append_context();
+        self.write("committing an evaluation", |tx| {
+            {
+                let mut table = tx
+                    .open_table(PLUGIN_STATE)
+                    .map_err(self.io("opening table plugin_state"))?;
+                for (plugin, key, change) in state {
+                    match change {
+                        StateChange::Set(v) => {
+                            table
+                                .insert((plugin.as_str(), key.as_str()), v.as_slice())
+                                .map_err(self.io("writing plugin state"))?;
+                        }
+                        StateChange::Delete => {
+                            table
+                                .remove((plugin.as_str(), key.as_str()))
+                                .map_err(self.io("deleting plugin state"))?;
+                        }
                     }
                 }
             }
-            series::append(self, &tx, points)?;
-        }
-        tx.commit().map_err(self.io("committing an evaluation"))?;
-        Ok(())
+            series::append_points(self, tx, points, &ctx)
+        })
     }
 
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
+    /// Commit a batch of samples and outcome rows in one durable transaction: all of it
+    /// or none. The writer calls this once per slot; tools and tests may call it
+    /// directly. Series ids must come from [`Store::register_series`].
+    pub fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.append_context();
+        self.write("committing a batch", |tx| {
+            series::append(self, tx, &batch.samples, &ctx)?;
+            outcomes::put(self, tx, &batch.outcomes)
+        })
+    }
+
+    /// Check every page's checksum and the allocator state (slow: reads the whole file).
+    /// `Ok(true)`: intact; `Ok(false)`: it was damaged and redb repaired it. Needs the
+    /// store to itself: fails with [`StoreError::Reopening`] while others use it.
+    pub fn verify_integrity(&self) -> Result<bool, StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        let db = slot
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .ok_or_else(|| StoreError::Reopening {
+                path: self.path.clone(),
+            })?;
+        db.check_integrity().map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            hint: CORRUPTED_HINT,
+            source,
+        })
     }
 }
+
+fn open_db(path: &Path, opener: &Opener) -> Result<Database, StoreError> {
+    opener(path).map_err(|source| match source {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        source => {
+            let hint = match &source {
+                redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                    if matches!(
+                        io.kind(),
+                        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                    ) =>
+                {
+                    ": the disk is full: free space on it (or move [store] path to a larger disk); nothing committed before was lost"
+                }
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(_)) => CORRUPTED_HINT,
+                _ => "",
+            };
+            StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+                hint,
+            }
+        }
+    })
+}
+
+/// Bring a store of schema `from` up to [`SCHEMA_VERSION`], oldest step first, inside
+/// the opening transaction (see `tables.rs`).
+fn migrate(store: &Store, tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
+    if from < 2 {
+        series::migrate_v1(store, tx)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod faults;
 
 #[cfg(test)]
 mod tests {
@@ -262,17 +527,164 @@ mod tests {
         let path = dir.path().join("v.redb");
         {
             let s = Store::open(&path).unwrap();
-            let tx = s.db.begin_write().unwrap();
-            tx.open_table(META)
-                .unwrap()
-                .insert("schema_version", 99u32.to_le_bytes().as_slice())
-                .unwrap();
-            tx.commit().unwrap();
+            s.write("test", |tx| {
+                tx.open_table(META)
+                    .unwrap()
+                    .insert("schema_version", 99u32.to_le_bytes().as_slice())
+                    .unwrap();
+                Ok(())
+            })
+            .unwrap();
         }
         let e = Store::open(&path).unwrap_err().to_string();
         assert!(
             e.contains("newer Vigil") && e.contains("upgrade vigil"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_file_is_refused_with_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.redb");
+        let _s = Store::open(&path).unwrap();
+        let e = Store::open(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("already open") && e.contains("stop the other vigil"),
+            "{e}"
+        );
+    }
+
+    /// A full disk mid-write: a clear error naming the file and the remedy, no panic,
+    /// the writer keeps the batch and commits it once space is back, and nothing
+    /// committed before is lost.
+    #[test]
+    fn disk_full_keeps_the_batch_and_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.redb");
+        let (store, full) = faults::open_with_full_disk(&path).unwrap();
+        let store = Arc::new(store);
+        let key = SeriesKey::new("x", &[]);
+        let id = store
+            .register_series(&[(key.clone(), SeriesKind::Free)])
+            .unwrap()[0];
+        let w = Writer::spawn(
+            store.clone(),
+            WriterConfig {
+                retry_min: Duration::from_millis(1),
+                retry_max: Duration::from_millis(20),
+                ..WriterConfig::default()
+            },
+        )
+        .unwrap();
+        let batch = |from: i64| {
+            Observation::Samples(
+                (from..from + 500)
+                    .map(|i| Sample {
+                        series: id,
+                        ts_ms: i,
+                        value: i as f64,
+                    })
+                    .collect(),
+            )
+        };
+        w.blocking_send(batch(0)).unwrap();
+        w.flush_blocking().unwrap();
+        full.store(true, Ordering::SeqCst);
+        w.blocking_send(batch(500)).unwrap();
+        let e = w.flush_blocking().unwrap_err();
+        let msg = e.to_string();
+        assert!(e.is_disk_full(), "{msg}");
+        assert!(msg.contains("the disk is full"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("kept"), "{msg}");
+        // Still full: retries fail, the batch stays.
+        let st = w.status();
+        assert_eq!(st.pending, 500);
+        assert!(st.last_error.unwrap().contains("the disk is full"));
+        assert!(w.flush_blocking().is_err());
+        // Space is back: the next flush (or retry) commits it.
+        full.store(false, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let receipt = loop {
+            match w.flush_blocking() {
+                Ok(r) => break r,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "never recovered: {e}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        };
+        assert_eq!(receipt.observations, 1_000);
+        assert_eq!(w.status().last_error, None);
+        let all = store.series_range(&key, 0, i64::MAX, usize::MAX).unwrap();
+        assert_eq!(all.len(), 1_000);
+        w.shutdown_blocking().unwrap();
+        drop(w);
+        drop(store);
+        let s = Store::open(&path).unwrap();
+        assert!(s.verify_integrity().unwrap());
+        let all = s.series_range(&key, 0, i64::MAX, usize::MAX).unwrap();
+        assert_eq!(all, (0..1_000).map(|i| (i, i as f64)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn schema_1_stores_migrate_their_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.redb");
+        {
+            // What schema 1 wrote: raw rows, two series.
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut meta = tx.open_table(META).unwrap();
+                meta.insert("schema_version", 1u32.to_le_bytes().as_slice())
+                    .unwrap();
+                let mut keys = tx.open_table(tables::SERIES_KEYS).unwrap();
+                keys.insert("a{}", 1).unwrap();
+                keys.insert("b{node=\"x\"}", 2).unwrap();
+                let mut pts = tx.open_table(tables::legacy::SERIES_POINTS_V1).unwrap();
+                for i in 0..1_000i64 {
+                    pts.insert((1, i * 10), i as f64).unwrap();
+                }
+                pts.insert((2, 5), 0.5).unwrap();
+                tx.open_table(PLUGIN_STATE)
+                    .unwrap()
+                    .insert(("p", "k"), b"v".as_slice())
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let a = s
+            .series_range(&SeriesKey::new("a", &[]), 0, i64::MAX, usize::MAX)
+            .unwrap();
+        assert_eq!(
+            a,
+            (0..1_000).map(|i| (i * 10, i as f64)).collect::<Vec<_>>()
+        );
+        let b = SeriesKey::new("b", &[("node".into(), "x".into())]);
+        assert_eq!(s.series_range(&b, 0, 10, 10).unwrap(), vec![(5, 0.5)]);
+        assert_eq!(s.plugin_state_get("p", "k").unwrap(), Some(b"v".to_vec()));
+        // New series get ids after the migrated ones.
+        let c = s
+            .register_series(&[(SeriesKey::new("c", &[]), SeriesKind::Free)])
+            .unwrap();
+        assert_eq!(c, vec![SeriesId(3)]);
+        drop(s);
+        // Opening again is a no-op migration.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.series_range(&SeriesKey::new("a", &[]), 0, i64::MAX, 1)
+                .unwrap(),
+            vec![(9_990, 999.0)]
+        );
+    }
+
+    #[test]
+    fn integrity_check_passes_on_a_fresh_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("v.redb")).unwrap();
+        assert!(s.verify_integrity().unwrap());
     }
 }

@@ -1,0 +1,1108 @@
+//! Chunk coding for series: Gorilla-style, column by column.
+//!
+//! A chunk holds one timestamp column and one or more value columns (one for a raw
+//! series, five for an hourly rollup). Timestamps are stored in *grid steps* from the
+//! chunk's base: for a slot-aligned series the step is the slot length and the numbers
+//! are slot offsets, for a free series the step is 1 ms. They are coded as
+//! delta-of-delta in variable-width buckets, so a regular cadence costs one bit.
+//!
+//! Each value column picks, when the chunk is sealed, the smallest of three codings:
+//! - [`ValueMode::Xor`]: Gorilla's XOR of successive IEEE-754 bit patterns. Exact for
+//!   every bit pattern: NaN payloads, ±inf and −0.0 round-trip.
+//! - [`ValueMode::IntDelta`] / [`ValueMode::IntDod`]: when every value is an integer
+//!   that an f64 holds exactly (balances in gwei, counters, peer counts), the deltas or
+//!   deltas-of-deltas of the integers in variable-width buckets. A gauge that rarely
+//!   moves costs a bit; a balance rising by ~13k gwei an epoch costs ~2 bytes where XOR
+//!   spends ~4.
+//!
+//! An [`OpenChunk`] is the appendable form: the coder's state is kept beside the bits so
+//! a sample is appended without decoding the chunk; it uses `IntDelta` while the values
+//! are integers and switches to `Xor` (re-coding what it holds) at the first fraction.
+//!
+//! ## Invariants
+//! - Timestamps within a chunk strictly increase; [`OpenChunk::push`] refuses anything
+//!   else ([`Refused::NotAfterLast`]) and the series layer merges late samples.
+//! - Decoding never panics on bad bytes: it returns [`CodecError`].
+
+use std::fmt;
+
+/// Format tag of a sealed chunk; a new layout takes a new tag.
+const TAG_SEALED: u8 = 1;
+/// Format tag of an open chunk (coder state + bits).
+const TAG_OPEN: u8 = 2;
+/// Values an f64 holds exactly as integers: ±2^53.
+const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
+/// Refuse to decode a chunk claiming more samples than this: a corrupted count must
+/// not allocate gigabytes. Far above any chunk the store writes.
+const MAX_DECODE_SAMPLES: usize = 1 << 22;
+/// Refuse to decode more columns than this (a rollup has five).
+const MAX_COLUMNS: usize = 16;
+
+/// How a value column is coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueMode {
+    Xor = 0,
+    IntDelta = 1,
+    IntDod = 2,
+}
+
+impl ValueMode {
+    fn from_u8(b: u8) -> Result<ValueMode, CodecError> {
+        match b {
+            0 => Ok(ValueMode::Xor),
+            1 => Ok(ValueMode::IntDelta),
+            2 => Ok(ValueMode::IntDod),
+            _ => Err(CodecError("unknown value coding")),
+        }
+    }
+}
+
+/// Bytes that are not a chunk this build can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(pub(crate) &'static str);
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "undecodable chunk: {}", self.0)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// Why [`OpenChunk::push`] did not take a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Not after the chunk's last timestamp: merge it instead.
+    NotAfterLast,
+    /// Not on the chunk's grid: seal and start a new chunk.
+    OffGrid,
+}
+
+// ---------------------------------------------------------------------------------------
+// Varints (LEB128) and zig-zag.
+
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+pub(crate) fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn put_ivarint(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, zigzag(v));
+}
+
+/// A cursor over bytes, for headers and rows.
+pub(crate) struct ByteReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> ByteReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> ByteReader<'a> {
+        ByteReader { bytes, pos: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, CodecError> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or(CodecError("truncated byte"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub(crate) fn uvarint(&mut self) -> Result<u64, CodecError> {
+        let mut v = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.u8()?;
+            if shift == 63 && b > 1 {
+                return Err(CodecError("varint overflows 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(CodecError("varint too long"));
+            }
+        }
+    }
+
+    pub(crate) fn ivarint(&mut self) -> Result<i64, CodecError> {
+        self.uvarint().map(unzigzag)
+    }
+
+    pub(crate) fn u64_le(&mut self) -> Result<u64, CodecError> {
+        let s = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or(CodecError("truncated field"))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        let s = &self.bytes[self.pos.min(self.bytes.len())..];
+        self.pos = self.bytes.len();
+        s
+    }
+
+    fn len_usize(&mut self, max: usize) -> Result<usize, CodecError> {
+        let v = self.uvarint()?;
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v <= max)
+            .ok_or(CodecError("length out of range"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bits, most significant first.
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct BitWriter {
+    buf: Vec<u8>,
+    /// Bits written.
+    len: u64,
+}
+
+impl BitWriter {
+    /// Append the low `n` bits of `value` (n ≤ 64).
+    fn write(&mut self, value: u64, n: u32) {
+        let mut remaining = n;
+        while remaining > 0 {
+            let used = (self.len % 8) as u32;
+            if used == 0 {
+                self.buf.push(0);
+            }
+            let free = 8 - used;
+            let take = free.min(remaining);
+            let shift = remaining - take;
+            let bits = ((value >> shift) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= bits << (free - take);
+            }
+            remaining -= take;
+            self.len += u64::from(take);
+        }
+    }
+
+    fn bit(&mut self, b: bool) {
+        self.write(u64::from(b), 1);
+    }
+}
+
+struct BitReader<'a> {
+    buf: &'a [u8],
+    pos: u64,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(buf: &'a [u8]) -> BitReader<'a> {
+        BitReader { buf, pos: 0 }
+    }
+
+    fn read(&mut self, n: u32) -> Result<u64, CodecError> {
+        let mut v = 0u64;
+        let mut remaining = n;
+        while remaining > 0 {
+            let byte = *self
+                .buf
+                .get((self.pos / 8) as usize)
+                .ok_or(CodecError("bit stream ends early"))?;
+            let used = (self.pos % 8) as u32;
+            let avail = 8 - used;
+            let take = avail.min(remaining);
+            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
+            v = (v << take) | u64::from(bits);
+            remaining -= take;
+            self.pos += u64::from(take);
+        }
+        Ok(v)
+    }
+
+    fn bit(&mut self) -> Result<bool, CodecError> {
+        Ok(self.read(1)? == 1)
+    }
+
+    /// Count leading one bits, up to `max`.
+    fn ones(&mut self, max: u32) -> Result<u32, CodecError> {
+        let mut n = 0;
+        while n < max && self.bit()? {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Sign-extend the low `n` bits of `v`.
+fn sign_extend(v: u64, n: u32) -> i64 {
+    let shift = 64 - n;
+    ((v << shift) as i64) >> shift
+}
+
+fn fits(v: i64, bits: u32) -> bool {
+    if bits >= 64 {
+        return true;
+    }
+    let lo = -(1i64 << (bits - 1));
+    let hi = (1i64 << (bits - 1)) - 1;
+    (lo..=hi).contains(&v)
+}
+
+/// Variable-width buckets for a signed number: prefix `0` means zero, then one more
+/// `1` per wider bucket. The widths are chosen per column kind (below).
+struct Buckets(&'static [u32]);
+
+/// Timestamp deltas-of-deltas in grid steps: jitter of a few ms on a free series fits
+/// the small buckets; the 64-bit bucket takes any gap (years of silence, a clock jump).
+const TS_BUCKETS: Buckets = Buckets(&[7, 9, 12, 32, 64]);
+/// Integer value deltas: 6 bits for a gauge's ±1s, 13 and 20 bits for rewards and
+/// per-epoch balance steps (~13k gwei), 32 and 64 for the rest.
+const INT_BUCKETS: Buckets = Buckets(&[6, 13, 20, 32, 64]);
+
+impl Buckets {
+    fn write(&self, w: &mut BitWriter, v: i64) {
+        if v == 0 {
+            w.bit(false);
+            return;
+        }
+        let last = self.0.len() - 1;
+        for (i, &bits) in self.0.iter().enumerate() {
+            if i == last || fits(v, bits) {
+                // i+1 ones, then a zero unless this is the widest bucket.
+                let ones = i as u32 + 1;
+                w.write((1u64 << ones) - 1, ones);
+                if i != last {
+                    w.bit(false);
+                }
+                w.write(v as u64 & mask(bits), bits);
+                return;
+            }
+        }
+    }
+
+    fn read(&self, r: &mut BitReader<'_>) -> Result<i64, CodecError> {
+        let n = r.ones(self.0.len() as u32)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let bits = self.0[n as usize - 1];
+        Ok(sign_extend(r.read(bits)?, bits))
+    }
+}
+
+fn mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamp column.
+
+/// The coder state of a timestamp column (in grid steps; the first is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct TsState {
+    last: i64,
+    delta: i64,
+}
+
+impl TsState {
+    fn push(&mut self, w: &mut BitWriter, t: i64) {
+        let delta = t.wrapping_sub(self.last);
+        TS_BUCKETS.write(w, delta.wrapping_sub(self.delta));
+        self.delta = delta;
+        self.last = t;
+    }
+}
+
+fn read_ts(r: &mut BitReader<'_>, count: usize) -> Result<Vec<i64>, CodecError> {
+    let mut out = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(out);
+    }
+    out.push(0);
+    let (mut last, mut delta) = (0i64, 0i64);
+    for _ in 1..count {
+        delta = delta.wrapping_add(TS_BUCKETS.read(r)?);
+        last = last.wrapping_add(delta);
+        out.push(last);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Value columns.
+
+/// The value as an exact integer, when it is one.
+pub(crate) fn as_exact_int(v: f64) -> Option<i64> {
+    let is_int = v.is_finite()
+        && v.fract() == 0.0
+        && v.abs() <= MAX_EXACT_INT
+        && !(v == 0.0 && v.is_sign_negative());
+    is_int.then_some(v as i64)
+}
+
+/// The coder state of a value column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ValState {
+    mode: ValueMode,
+    /// Last value's bits (Xor) or last integer as i64 bits (Int*).
+    last: u64,
+    /// Last integer delta (IntDod).
+    delta: i64,
+    /// Xor window of the last non-zero XOR: leading and trailing zero counts.
+    lead: u8,
+    trail: u8,
+}
+
+impl ValState {
+    fn new(mode: ValueMode) -> ValState {
+        ValState {
+            mode,
+            last: 0,
+            delta: 0,
+            // An impossible window: the first non-zero XOR writes a new one.
+            lead: u8::MAX,
+            trail: 0,
+        }
+    }
+
+    /// Append `v`; the caller guarantees `v` is an exact integer in the Int modes.
+    fn push(&mut self, w: &mut BitWriter, v: f64, first: bool) {
+        match self.mode {
+            ValueMode::Xor => {
+                let bits = v.to_bits();
+                if first {
+                    w.write(bits, 64);
+                } else {
+                    self.xor(w, bits ^ self.last);
+                }
+                self.last = bits;
+            }
+            ValueMode::IntDelta | ValueMode::IntDod => {
+                let i = v as i64;
+                if first {
+                    w.write(i as u64, 64);
+                } else {
+                    let delta = i.wrapping_sub(self.last as i64);
+                    let coded = if self.mode == ValueMode::IntDod {
+                        delta.wrapping_sub(self.delta)
+                    } else {
+                        delta
+                    };
+                    INT_BUCKETS.write(w, coded);
+                    self.delta = delta;
+                }
+                self.last = i as u64;
+            }
+        }
+    }
+
+    fn xor(&mut self, w: &mut BitWriter, x: u64) {
+        if x == 0 {
+            w.bit(false);
+            return;
+        }
+        let lead = x.leading_zeros().min(63) as u8;
+        let trail = x.trailing_zeros() as u8;
+        if self.lead != u8::MAX && lead >= self.lead && trail >= self.trail {
+            let len = 64 - u32::from(self.lead) - u32::from(self.trail);
+            w.write(0b10, 2);
+            w.write(x >> self.trail, len);
+        } else {
+            let len = 64 - u32::from(lead) - u32::from(trail);
+            w.write(0b11, 2);
+            w.write(u64::from(lead), 6);
+            w.write(u64::from(len - 1), 6);
+            w.write(x >> trail, len);
+            self.lead = lead;
+            self.trail = trail;
+        }
+    }
+}
+
+fn read_values(
+    r: &mut BitReader<'_>,
+    mode: ValueMode,
+    count: usize,
+) -> Result<Vec<f64>, CodecError> {
+    let mut out = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(out);
+    }
+    match mode {
+        ValueMode::Xor => {
+            let mut last = r.read(64)?;
+            out.push(f64::from_bits(last));
+            let (mut lead, mut trail) = (0u32, 0u32);
+            for _ in 1..count {
+                if r.bit()? {
+                    if r.bit()? {
+                        lead = r.read(6)? as u32;
+                        let len = r.read(6)? as u32 + 1;
+                        if lead + len > 64 {
+                            return Err(CodecError("xor window exceeds 64 bits"));
+                        }
+                        trail = 64 - lead - len;
+                    }
+                    let len = 64 - lead - trail;
+                    last ^= r.read(len)? << trail;
+                }
+                out.push(f64::from_bits(last));
+            }
+        }
+        ValueMode::IntDelta | ValueMode::IntDod => {
+            let mut last = r.read(64)? as i64;
+            out.push(last as f64);
+            let mut delta = 0i64;
+            for _ in 1..count {
+                let coded = INT_BUCKETS.read(r)?;
+                delta = if mode == ValueMode::IntDod {
+                    delta.wrapping_add(coded)
+                } else {
+                    coded
+                };
+                last = last.wrapping_add(delta);
+                out.push(last as f64);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn encode_values(values: &[f64], mode: ValueMode) -> BitWriter {
+    let mut w = BitWriter::default();
+    let mut st = ValState::new(mode);
+    for (i, &v) in values.iter().enumerate() {
+        st.push(&mut w, v, i == 0);
+    }
+    w
+}
+
+/// The smallest coding of a column, and its bits.
+fn best_values(values: &[f64]) -> (ValueMode, BitWriter) {
+    let xor = encode_values(values, ValueMode::Xor);
+    if !values.iter().all(|&v| as_exact_int(v).is_some()) {
+        return (ValueMode::Xor, xor);
+    }
+    [ValueMode::IntDelta, ValueMode::IntDod]
+        .into_iter()
+        .map(|m| (m, encode_values(values, m)))
+        .fold((ValueMode::Xor, xor), |best, c| {
+            if c.1.len < best.1.len { c } else { best }
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Sealed chunks.
+
+/// What a chunk says about itself without decoding its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkHeader {
+    /// Network iteration the samples were taken in (0: before any was known).
+    pub(crate) iteration: u32,
+    /// First timestamp, Unix ms.
+    pub(crate) first_ms: i64,
+    /// Last timestamp, Unix ms.
+    pub(crate) last_ms: i64,
+    /// Grid step in ms (1: a free series).
+    pub(crate) step_ms: i64,
+    pub(crate) count: usize,
+}
+
+/// A decoded chunk: timestamps (Unix ms) and its value columns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Decoded {
+    pub(crate) header: ChunkHeader,
+    pub(crate) ts: Vec<i64>,
+    pub(crate) columns: Vec<Vec<f64>>,
+}
+
+/// The largest step that puts every timestamp on a grid through the first one: the
+/// given step when they all sit on it, else 1 ms.
+pub(crate) fn grid_step(ts: &[i64], step_ms: i64) -> i64 {
+    let Some(&base) = ts.first() else {
+        return 1;
+    };
+    if step_ms > 1 && ts.iter().all(|t| t.wrapping_sub(base) % step_ms == 0) {
+        step_ms
+    } else {
+        1
+    }
+}
+
+/// Code strictly increasing timestamps (on the `step_ms` grid through the first, see
+/// [`grid_step`]) and value columns of the same length as a sealed chunk.
+pub(crate) fn encode_chunk(
+    iteration: u32,
+    step_ms: i64,
+    ts: &[i64],
+    columns: &[&[f64]],
+) -> Vec<u8> {
+    debug_assert!(columns.iter().all(|c| c.len() == ts.len()));
+    debug_assert!(ts.windows(2).all(|w| w[0] < w[1]));
+    let step = grid_step(ts, step_ms);
+    let base = ts.first().copied().unwrap_or(0);
+    let mut tw = BitWriter::default();
+    let mut st = TsState::default();
+    for &t in ts.iter().skip(1) {
+        st.push(&mut tw, t.wrapping_sub(base) / step);
+    }
+    let mut out = Vec::with_capacity(16 + tw.buf.len() + ts.len() * 2 * columns.len());
+    out.push(TAG_SEALED);
+    put_uvarint(&mut out, u64::from(iteration));
+    put_ivarint(&mut out, base);
+    put_uvarint(&mut out, step as u64);
+    put_uvarint(&mut out, ts.len() as u64);
+    put_uvarint(&mut out, st.last as u64);
+    put_uvarint(&mut out, tw.buf.len() as u64);
+    out.extend_from_slice(&tw.buf);
+    put_uvarint(&mut out, columns.len() as u64);
+    for (i, col) in columns.iter().enumerate() {
+        let (mode, bits) = best_values(col);
+        out.push(mode as u8);
+        // The last column runs to the end: no length needed.
+        if i + 1 < columns.len() {
+            put_uvarint(&mut out, bits.buf.len() as u64);
+        }
+        out.extend_from_slice(&bits.buf);
+    }
+    out
+}
+
+struct RawHeader {
+    tag: u8,
+    header: ChunkHeader,
+    /// Last timestamp in grid steps from the first.
+    span: i64,
+}
+
+fn read_header(r: &mut ByteReader<'_>) -> Result<RawHeader, CodecError> {
+    let tag = r.u8()?;
+    if tag != TAG_SEALED && tag != TAG_OPEN {
+        return Err(CodecError("unknown chunk format"));
+    }
+    let iteration =
+        u32::try_from(r.uvarint()?).map_err(|_| CodecError("iteration out of range"))?;
+    let first_ms = r.ivarint()?;
+    let step_ms = i64::try_from(r.uvarint()?)
+        .ok()
+        .filter(|&s| s >= 1)
+        .ok_or(CodecError("grid step out of range"))?;
+    let count = r.len_usize(MAX_DECODE_SAMPLES)?;
+    let span = r.uvarint()? as i64;
+    let last_ms = first_ms.wrapping_add(span.wrapping_mul(step_ms));
+    Ok(RawHeader {
+        tag,
+        span,
+        header: ChunkHeader {
+            iteration,
+            first_ms,
+            last_ms,
+            step_ms,
+            count,
+        },
+    })
+}
+
+/// The header of a sealed or open chunk.
+pub(crate) fn chunk_header(bytes: &[u8]) -> Result<ChunkHeader, CodecError> {
+    read_header(&mut ByteReader::new(bytes)).map(|h| h.header)
+}
+
+/// Decode a sealed or an open chunk.
+pub(crate) fn decode_chunk(bytes: &[u8]) -> Result<Decoded, CodecError> {
+    let mut r = ByteReader::new(bytes);
+    let RawHeader { tag, header, span } = read_header(&mut r)?;
+    if tag == TAG_OPEN {
+        return OpenChunk::from_parts(header, span, &mut r).map(|o| o.decoded());
+    }
+    let ts_len = r.len_usize(bytes.len())?;
+    let ts_steps = read_ts(&mut BitReader::new(r.take(ts_len)?), header.count)?;
+    let ncols = r.len_usize(MAX_COLUMNS)?;
+    let mut columns = Vec::with_capacity(ncols);
+    for i in 0..ncols {
+        let mode = ValueMode::from_u8(r.u8()?)?;
+        let bits = if i + 1 < ncols {
+            let n = r.len_usize(bytes.len())?;
+            r.take(n)?
+        } else {
+            r.rest()
+        };
+        columns.push(read_values(&mut BitReader::new(bits), mode, header.count)?);
+    }
+    Ok(Decoded {
+        ts: to_ms(&header, &ts_steps),
+        header,
+        columns,
+    })
+}
+
+fn to_ms(h: &ChunkHeader, steps: &[i64]) -> Vec<i64> {
+    steps
+        .iter()
+        .map(|&s| h.first_ms.wrapping_add(s.wrapping_mul(h.step_ms)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The open chunk.
+
+/// An appendable single-column chunk: the bits plus the coder state, so a push costs
+/// a few bit writes and no decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OpenChunk {
+    iteration: u32,
+    base_ms: i64,
+    step_ms: i64,
+    count: usize,
+    ts_state: TsState,
+    ts_bits: BitWriter,
+    val_state: ValState,
+    val_bits: BitWriter,
+}
+
+impl OpenChunk {
+    /// An empty chunk whose samples will sit on the `step_ms` grid (1: any ms).
+    pub(crate) fn new(iteration: u32, step_ms: i64) -> OpenChunk {
+        OpenChunk {
+            iteration,
+            base_ms: 0,
+            step_ms: step_ms.max(1),
+            count: 0,
+            ts_state: TsState::default(),
+            ts_bits: BitWriter::default(),
+            val_state: ValState::new(ValueMode::IntDelta),
+            val_bits: BitWriter::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    pub(crate) fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
+    pub(crate) fn step_ms(&self) -> i64 {
+        self.step_ms
+    }
+
+    /// First timestamp, Unix ms (meaningless while empty).
+    pub(crate) fn first_ms(&self) -> i64 {
+        self.base_ms
+    }
+
+    /// Last timestamp, Unix ms (meaningless while empty).
+    pub(crate) fn last_ms(&self) -> i64 {
+        self.base_ms
+            .wrapping_add(self.ts_state.last.wrapping_mul(self.step_ms))
+    }
+
+    /// Append one sample after the last one.
+    pub(crate) fn push(&mut self, ts_ms: i64, v: f64) -> Result<(), Refused> {
+        if self.count == 0 {
+            self.base_ms = ts_ms;
+            if as_exact_int(v).is_none() {
+                self.val_state = ValState::new(ValueMode::Xor);
+            }
+            self.val_state.push(&mut self.val_bits, v, true);
+            self.count = 1;
+            return Ok(());
+        }
+        if ts_ms <= self.last_ms() {
+            return Err(Refused::NotAfterLast);
+        }
+        let off = ts_ms.wrapping_sub(self.base_ms);
+        if off % self.step_ms != 0 {
+            return Err(Refused::OffGrid);
+        }
+        if self.val_state.mode != ValueMode::Xor && as_exact_int(v).is_none() {
+            self.recode_as_xor();
+        }
+        self.ts_state.push(&mut self.ts_bits, off / self.step_ms);
+        self.val_state.push(&mut self.val_bits, v, false);
+        self.count += 1;
+        Ok(())
+    }
+
+    fn recode_as_xor(&mut self) {
+        let values = self.values();
+        let mut st = ValState::new(ValueMode::Xor);
+        let mut w = BitWriter::default();
+        for (i, &v) in values.iter().enumerate() {
+            st.push(&mut w, v, i == 0);
+        }
+        self.val_state = st;
+        self.val_bits = w;
+    }
+
+    fn values(&self) -> Vec<f64> {
+        // The bits were written by this coder: they decode.
+        read_values(
+            &mut BitReader::new(&self.val_bits.buf),
+            self.val_state.mode,
+            self.count,
+        )
+        .unwrap_or_default()
+    }
+
+    fn header(&self) -> ChunkHeader {
+        ChunkHeader {
+            iteration: self.iteration,
+            first_ms: self.base_ms,
+            last_ms: self.last_ms(),
+            step_ms: self.step_ms,
+            count: self.count,
+        }
+    }
+
+    /// Every sample, oldest first.
+    pub(crate) fn decoded(&self) -> Decoded {
+        let steps = read_ts(&mut BitReader::new(&self.ts_bits.buf), self.count).unwrap_or_default();
+        Decoded {
+            header: self.header(),
+            ts: to_ms(&self.header(), &steps),
+            columns: vec![self.values()],
+        }
+    }
+
+    /// The sealed form: re-coded with the smallest value coding.
+    pub(crate) fn seal(&self) -> Vec<u8> {
+        let d = self.decoded();
+        encode_chunk(self.iteration, self.step_ms, &d.ts, &[&d.columns[0]])
+    }
+
+    /// The stored form: header, coder state, bits.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48 + self.ts_bits.buf.len() + self.val_bits.buf.len());
+        out.push(TAG_OPEN);
+        put_uvarint(&mut out, u64::from(self.iteration));
+        put_ivarint(&mut out, self.base_ms);
+        put_uvarint(&mut out, self.step_ms as u64);
+        put_uvarint(&mut out, self.count as u64);
+        put_uvarint(&mut out, self.ts_state.last as u64);
+        put_ivarint(&mut out, self.ts_state.delta);
+        out.push(self.val_state.mode as u8);
+        out.extend_from_slice(&self.val_state.last.to_le_bytes());
+        put_ivarint(&mut out, self.val_state.delta);
+        out.push(self.val_state.lead);
+        out.push(self.val_state.trail);
+        put_uvarint(&mut out, self.ts_bits.len);
+        out.extend_from_slice(&self.ts_bits.buf);
+        put_uvarint(&mut out, self.val_bits.len);
+        out.extend_from_slice(&self.val_bits.buf);
+        out
+    }
+
+    /// Read the stored form back.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<OpenChunk, CodecError> {
+        let mut r = ByteReader::new(bytes);
+        let RawHeader { tag, header, span } = read_header(&mut r)?;
+        if tag != TAG_OPEN {
+            return Err(CodecError("not an open chunk"));
+        }
+        OpenChunk::from_parts(header, span, &mut r)
+    }
+
+    fn from_parts(
+        h: ChunkHeader,
+        span: i64,
+        r: &mut ByteReader<'_>,
+    ) -> Result<OpenChunk, CodecError> {
+        let ts_delta = r.ivarint()?;
+        let mode = ValueMode::from_u8(r.u8()?)?;
+        let last = r.u64_le()?;
+        let delta = r.ivarint()?;
+        let lead = r.u8()?;
+        let trail = r.u8()?;
+        let mut bits = || -> Result<BitWriter, CodecError> {
+            let len = r.uvarint()?;
+            let bytes = r.take(len.div_ceil(8) as usize)?;
+            Ok(BitWriter {
+                buf: bytes.to_vec(),
+                len,
+            })
+        };
+        let ts_bits = bits()?;
+        let val_bits = bits()?;
+        let open = OpenChunk {
+            iteration: h.iteration,
+            base_ms: h.first_ms,
+            step_ms: h.step_ms,
+            count: h.count,
+            ts_state: TsState {
+                last: span,
+                delta: ts_delta,
+            },
+            ts_bits,
+            val_state: ValState {
+                mode,
+                last,
+                delta,
+                lead,
+                trail,
+            },
+            val_bits,
+        };
+        // Check the bits decode, so later reads can trust them.
+        read_ts(&mut BitReader::new(&open.ts_bits.buf), open.count)?;
+        read_values(&mut BitReader::new(&open.val_bits.buf), mode, open.count)?;
+        Ok(open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(ts: &[i64], vals: &[f64], step: i64) -> Decoded {
+        let bytes = encode_chunk(3, step, ts, &[vals]);
+        let d = decode_chunk(&bytes).unwrap();
+        assert_eq!(d.ts, ts);
+        assert_eq!(d.columns.len(), 1);
+        for (a, b) in d.columns[0].iter().zip(vals) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{a} vs {b}");
+        }
+        assert_eq!(chunk_header(&bytes).unwrap(), d.header);
+        assert_eq!(d.header.count, ts.len());
+        assert_eq!(d.header.iteration, 3);
+        // The open form agrees with the sealed one.
+        let mut open = OpenChunk::new(3, grid_step(ts, step));
+        for (&t, &v) in ts.iter().zip(vals) {
+            open.push(t, v).unwrap();
+        }
+        let back = OpenChunk::from_bytes(&open.to_bytes()).unwrap();
+        assert_eq!(back, open);
+        let od = decode_chunk(&open.to_bytes()).unwrap();
+        assert_eq!(od.ts, ts);
+        for (a, b) in od.columns[0].iter().zip(vals) {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        let sealed = decode_chunk(&open.seal()).unwrap();
+        assert_eq!(sealed.ts, ts);
+        d
+    }
+
+    #[test]
+    fn special_floats_round_trip_bit_exact() {
+        let nan_payload = f64::from_bits(0x7ff8_0000_dead_beef);
+        let vals = [
+            1.5,
+            f64::NAN,
+            nan_payload,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            5e-324,
+            -1.0,
+        ];
+        let ts: Vec<i64> = (0..vals.len() as i64).map(|i| 1_000 + i * 12_000).collect();
+        round_trip(&ts, &vals, 1);
+    }
+
+    #[test]
+    fn negative_zero_is_not_taken_for_an_integer() {
+        assert_eq!(as_exact_int(-0.0), None);
+        assert_eq!(as_exact_int(0.0), Some(0));
+        assert_eq!(as_exact_int(2f64.powi(53)), Some(1 << 53));
+        assert_eq!(as_exact_int(2f64.powi(53) * 2.0), None);
+        let d = round_trip(&[0, 1, 2], &[1.0, -0.0, 2.0], 1);
+        assert!(d.columns[0][1].is_sign_negative());
+    }
+
+    #[test]
+    fn huge_gaps_and_extreme_timestamps_round_trip() {
+        let ts = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1,
+            0,
+            1,
+            12_000,
+            1_700_000_000_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        round_trip(&ts, &[1.0; 9], 1);
+        // Years between samples, then one ms.
+        round_trip(
+            &[0, 100 * 365 * 86_400_000, 100 * 365 * 86_400_000 + 1],
+            &[1.0, 2.0, 3.0],
+            1,
+        );
+    }
+
+    #[test]
+    fn integers_take_the_integer_codings_and_extremes_survive() {
+        let balances: Vec<f64> = (0..360)
+            .map(|i| 32e9 + (i * 13_000 + i % 7) as f64)
+            .collect();
+        let ts: Vec<i64> = (0..360).map(|i| 1_606_824_023_000 + i * 384_000).collect();
+        let bytes = encode_chunk(1, 12_000, &ts, &[&balances]);
+        // A balance rising by ~13k gwei an epoch: about two bytes a sample at most.
+        assert!(bytes.len() < 360 * 2, "{} bytes", bytes.len());
+        round_trip(&ts, &balances, 12_000);
+        let extremes = [MAX_EXACT_INT, -MAX_EXACT_INT, 0.0, MAX_EXACT_INT, 1.0];
+        round_trip(&[1, 2, 3, 4, 5], &extremes, 1);
+    }
+
+    #[test]
+    fn regular_cadence_costs_about_a_bit_per_timestamp() {
+        let ts: Vec<i64> = (0..360).map(|i| 5_000 + i * 12_000).collect();
+        let bytes = encode_chunk(1, 12_000, &ts, &[&vec![7.0; 360]]);
+        // Header + 2 bits a sample (one for the time, one for the value) + slack.
+        assert!(bytes.len() < 40 + 360 / 4, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn open_chunk_switches_to_xor_at_the_first_fraction() {
+        let mut o = OpenChunk::new(0, 1);
+        for i in 0..10 {
+            o.push(i, i as f64).unwrap();
+        }
+        o.push(10, 0.5).unwrap();
+        o.push(11, 12.0).unwrap();
+        let o = OpenChunk::from_bytes(&o.to_bytes()).unwrap();
+        let d = o.decoded();
+        assert_eq!(d.columns[0][9..], [9.0, 0.5, 12.0]);
+        assert_eq!(d.ts, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn open_chunk_refuses_out_of_order_duplicates_and_off_grid() {
+        let mut o = OpenChunk::new(0, 12_000);
+        o.push(24_000, 1.0).unwrap();
+        assert_eq!(o.push(24_000, 2.0), Err(Refused::NotAfterLast));
+        assert_eq!(o.push(12_000, 2.0), Err(Refused::NotAfterLast));
+        assert_eq!(o.push(30_000, 2.0), Err(Refused::OffGrid));
+        o.push(36_000, 2.0).unwrap();
+        assert_eq!(o.len(), 2);
+        assert_eq!((o.first_ms(), o.last_ms()), (24_000, 36_000));
+    }
+
+    #[test]
+    fn multi_column_chunks_round_trip() {
+        let ts: Vec<i64> = (0..24).map(|h| h * 3_600_000).collect();
+        let a: Vec<f64> = (0..24).map(|i| i as f64 * 0.25).collect();
+        let b: Vec<f64> = (0..24).map(|i| (i * 300) as f64).collect();
+        let c = vec![f64::NAN; 24];
+        let bytes = encode_chunk(2, 3_600_000, &ts, &[&a, &b, &c]);
+        let d = decode_chunk(&bytes).unwrap();
+        assert_eq!(d.ts, ts);
+        assert_eq!(d.columns[0], a);
+        assert_eq!(d.columns[1], b);
+        assert!(d.columns[2].iter().all(|v| v.is_nan()));
+        assert_eq!(d.header.step_ms, 3_600_000);
+    }
+
+    #[test]
+    fn off_grid_timestamps_fall_back_to_milliseconds() {
+        assert_eq!(grid_step(&[0, 12_000, 24_001], 12_000), 1);
+        assert_eq!(grid_step(&[5, 12_005], 12_000), 12_000);
+        round_trip(&[0, 12_000, 24_001], &[1.0, 2.0, 3.0], 12_000);
+    }
+
+    #[test]
+    fn empty_and_single_sample_chunks() {
+        let d = decode_chunk(&encode_chunk(0, 1, &[], &[&[]])).unwrap();
+        assert!(d.ts.is_empty());
+        round_trip(&[42], &[f64::NAN], 1);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let good = encode_chunk(1, 1, &[1, 2, 3], &[&[1.0, 2.5, 3.0]]);
+        for cut in 0..good.len() {
+            let _ = decode_chunk(&good[..cut]);
+            let _ = OpenChunk::from_bytes(&good[..cut]);
+        }
+        // Flipped bytes: any outcome but a panic.
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0xff;
+            let _ = decode_chunk(&bad);
+        }
+        assert!(decode_chunk(&[9, 0, 0]).is_err());
+        // A count far beyond the bytes: refused, no huge allocation.
+        let mut huge = vec![TAG_SEALED, 0, 0, 1];
+        put_uvarint(&mut huge, u64::MAX);
+        assert!(decode_chunk(&huge).is_err());
+    }
+
+    #[test]
+    fn random_walks_round_trip() {
+        // A small deterministic generator: no dependency for tests.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..50 {
+            let n = (next() % 500) as usize + 1;
+            let mut t = (next() % 1_000_000) as i64;
+            let mut ts = Vec::new();
+            let mut vals = Vec::new();
+            for _ in 0..n {
+                t += 1 + (next() % if round % 3 == 0 { 5 } else { 100_000 }) as i64;
+                ts.push(t);
+                vals.push(match round % 4 {
+                    0 => (next() % 1000) as f64,
+                    1 => f64::from_bits(next()),
+                    2 => (next() % 100) as f64 / 7.0,
+                    _ => 32e9 + (next() % 20_000) as f64,
+                });
+            }
+            round_trip(&ts, &vals, 1);
+        }
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        for v in [0, 1, -1, 63, -64, i64::MAX, i64::MIN, 1 << 40] {
+            let mut b = Vec::new();
+            put_ivarint(&mut b, v);
+            assert_eq!(ByteReader::new(&b).ivarint().unwrap(), v);
+        }
+        let mut b = Vec::new();
+        put_uvarint(&mut b, u64::MAX);
+        assert_eq!(ByteReader::new(&b).uvarint().unwrap(), u64::MAX);
+        assert!(ByteReader::new(&[0xff; 11]).uvarint().is_err());
+    }
+}
