@@ -15,7 +15,8 @@ use crate::evaluate::{Evaluation, Evaluator};
 use crate::plugins::types::{Input, NodeInput};
 use crate::plugins::watch::{self, WatchHandle};
 use crate::plugins::{PluginError, Registry, Runtime};
-use crate::store::Store;
+use crate::recorder::Recorder;
+use crate::store::{Store, Writer, WriterConfig};
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +39,7 @@ pub struct Daemon {
     registry: Arc<Registry>,
     evaluator: Evaluator,
     store: Arc<Store>,
+    writer: Writer,
     /// Conditions reported at the previous evaluation of each kind, to log changes.
     active: Mutex<BTreeSet<String>>,
 }
@@ -47,6 +49,7 @@ impl Daemon {
     /// that its plugin refuses stops the start, naming the line.
     pub fn start(cfg: LoadedConfig) -> anyhow::Result<Arc<Daemon>> {
         let store = Arc::new(Store::open(&cfg.store_path)?);
+        let writer = Writer::spawn(store.clone(), WriterConfig::default())?;
         std::fs::create_dir_all(&cfg.plugins_dir).with_context(|| {
             format!(
                 "cannot create the plugin folder {}",
@@ -93,6 +96,7 @@ impl Daemon {
             config: ArcSwap::from_pointee(cfg),
             registry,
             store,
+            writer,
             active: Mutex::new(BTreeSet::new()),
         }))
     }
@@ -110,6 +114,11 @@ impl Daemon {
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The store's writer (one batching task).
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// Re-read the config file. `Ok(true)` when a new config was applied, `Ok(false)`
@@ -404,14 +413,41 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             "watching; slot-paced once the chain is identified, else every {} s; Ctrl-C stops",
             cfg.collect_interval.as_secs_f64()
         );
+        let mut recorder = Recorder::new(daemon.store().clone(), daemon.writer().clone());
         loop {
             let now = now_ms();
             let fallback = daemon.config().collect_interval.as_millis() as i64;
             let wait = (chain.next_tick_ms(now, fallback) - now).max(0) as u64;
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
-                    for o in chain.tick(now_ms()).await {
-                        if tx.try_send(to_input(o, &mut side).await).is_err() {
+                    let mut observations = chain.tick(now_ms()).await;
+                    if let Some(c) = chain.chain().cloned() {
+                        match recorder.identify(&c, side.chain_id()).await {
+                            Ok(Some((iteration, is_new))) => {
+                                chain.set_iteration(iteration);
+                                let seen_reset = observations.iter().any(|o| matches!(o, Observation::Reset(_)));
+                                if is_new && iteration > 1 && !seen_reset {
+                                    // A reset that happened while Vigil was not running.
+                                    let mut info = c.info.clone();
+                                    info.iteration = iteration;
+                                    observations.push(Observation::Reset(crate::plugins::types::ResetInput {
+                                        previous: None,
+                                        current: info,
+                                        detected_at_ms: now_ms(),
+                                    }));
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::error!("cannot record the network identity: {e}"),
+                        }
+                    }
+                    for o in observations {
+                        let input = to_input(o.clone(), &mut side).await;
+                        let node = match &input { Input::Node(n) => Some(n), _ => None };
+                        if let Err(e) = recorder.record(&o, node).await {
+                            tracing::error!("not stored: {e}");
+                        }
+                        if tx.try_send(input).is_err() {
                             tracing::warn!("plugins are falling behind: an input was dropped (evaluation queue full)");
                         }
                     }
@@ -421,6 +457,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                     break;
                 }
             }
+        }
+        if let Err(e) = daemon.writer().shutdown().await {
+            tracing::error!("the store's writer stopped with an error: {e}");
         }
         drop(tx);
         let _ = eval_thread.join();

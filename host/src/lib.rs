@@ -12,5 +12,6 @@ pub mod daemon;
 pub mod evaluate;
 pub mod model;
 pub mod plugins;
+pub mod recorder;
 pub mod store;
 pub mod term;

@@ -16,5 +16,6 @@ mod execution;
 mod hostile;
 mod hot_reload;
 mod lodestar_live;
+mod record;
 mod scrape;
 mod store;

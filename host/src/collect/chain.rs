@@ -172,6 +172,14 @@ impl ChainCollector {
         }
     }
 
+    /// Use the store's numbering of network iterations (it survives restarts).
+    pub fn set_iteration(&mut self, iteration: u32) {
+        if let Some(c) = self.chain.as_mut() {
+            c.iteration = iteration;
+            c.info.iteration = iteration;
+        }
+    }
+
     /// The chain being watched, once a node told us.
     pub fn chain(&self) -> Option<&ChainState> {
         self.chain.as_ref()

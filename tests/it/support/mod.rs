@@ -126,3 +126,19 @@ pub(crate) fn test_limits() -> Limits {
 pub(crate) fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
+
+/// A `system` section with nothing known.
+pub(crate) fn empty_system() -> SystemInfo {
+    SystemInfo {
+        disks: Vec::new(),
+        cpu_percent: None,
+        load1: None,
+        load5: None,
+        load15: None,
+        memory_used_bytes: None,
+        memory_total_bytes: None,
+        net_rx_bytes: None,
+        net_tx_bytes: None,
+        clock_offset_ms: None,
+    }
+}
