@@ -70,7 +70,10 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
     };
     match suite {
         "plugins" => bench_plugins(&mut r, plugins)?,
-        other => anyhow::bail!("unknown bench suite {other:?}: available: plugins"),
+        "collector" => bench_collector(&mut r)?,
+        other => {
+            anyhow::bail!("unknown bench suite {other:?}: available: plugins, collector, store")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -389,4 +392,78 @@ pub fn epoch_input(n: usize, epoch: u64) -> Input {
 /// The same input in the SDK's types (one JSON round trip, outside any timing).
 fn to_native(input: &Input) -> anyhow::Result<vigil_plugin_sdk::Input> {
     Ok(serde_json::from_value(serde_json::to_value(input)?)?)
+}
+
+/// CPU time of the calling thread, seconds (Linux: `/proc/thread-self/stat`).
+fn thread_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at ") ".
+    let rest = &stat[stat.rfind(") ")? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
+/// Collector CPU while watching the replayed chain in real time, as % of one core: the
+/// collector runs alone on its own thread and runtime (the replay server's work is on
+/// other threads and is not counted).
+fn bench_collector(r: &mut Reporter) -> anyhow::Result<()> {
+    /// Long enough for CPU ticks of 10 ms to resolve 0.1 % of a core.
+    const WATCH: Duration = Duration::from_secs(60);
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let replay = server.block_on(vigil_replay::Replay::start(
+        vigil_replay::ReplayOptions::new(vigil_replay::scenario_a())
+            .start_at_slot(70)
+            .speed(1),
+    ))?;
+    let url = replay.beacon_url();
+    let metrics = replay.metrics_url("beacon-metrics");
+    let (cpu, wall, slots) = std::thread::spawn(move || -> anyhow::Result<(f64, f64, u64)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let http = crate::collect::http::http_client()?;
+            let mut chain = crate::collect::chain::ChainCollector::new(
+                "bench",
+                &[("replay".into(), url)],
+                &(0..8).collect::<Vec<_>>(),
+                http.clone(),
+            );
+            let start_cpu = thread_cpu_secs().unwrap_or(0.0);
+            let start = Instant::now();
+            let mut slots = 0;
+            while start.elapsed() < WATCH {
+                let now = crate::daemon::now_ms();
+                tokio::time::sleep(Duration::from_millis(
+                    (chain.next_tick_ms(now, 500) - now).max(0) as u64,
+                ))
+                .await;
+                for o in chain.tick(crate::daemon::now_ms()).await {
+                    if matches!(o, crate::collect::chain::Observation::Slot(_)) {
+                        slots += 1;
+                    }
+                }
+                if let Some(m) = &metrics {
+                    let _ = crate::collect::scrape::scrape("beacon", m, &http).await;
+                }
+            }
+            Ok((
+                thread_cpu_secs().unwrap_or(0.0) - start_cpu,
+                start.elapsed().as_secs_f64(),
+                slots,
+            ))
+        })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the collector thread panicked"))??;
+    server.block_on(replay.stop());
+    r.add("collector_cpu_percent_of_core", cpu / wall * 100.0, "%");
+    r.add("collector_slots_watched", slots as f64, "slots");
+    Ok(())
 }
