@@ -44,6 +44,7 @@ pub(crate) enum ValueMode {
     Xor = 0,
     IntDelta = 1,
     IntDod = 2,
+    IntPacked = 3,
 }
 
 impl ValueMode {
@@ -52,6 +53,7 @@ impl ValueMode {
             0 => Ok(ValueMode::Xor),
             1 => Ok(ValueMode::IntDelta),
             2 => Ok(ValueMode::IntDod),
+            3 => Ok(ValueMode::IntPacked),
             _ => Err(CodecError("unknown value coding")),
         }
     }
@@ -217,32 +219,60 @@ impl BitWriter {
     }
 }
 
+/// Reads bits through a 64-bit accumulator refilled a byte at a time: range reads
+/// decode hundreds of thousands of samples, so this is the hot loop.
 struct BitReader<'a> {
     buf: &'a [u8],
-    pos: u64,
+    /// Next byte to load.
+    next: usize,
+    /// Unread bits, left-aligned; the rest are zero.
+    acc: u64,
+    /// How many bits of `acc` are unread.
+    bits: u32,
 }
+
+/// The most bits one refill guarantees (a byte short of the accumulator).
+const REFILL_BITS: u32 = 56;
 
 impl<'a> BitReader<'a> {
     fn new(buf: &'a [u8]) -> BitReader<'a> {
-        BitReader { buf, pos: 0 }
+        BitReader {
+            buf,
+            next: 0,
+            acc: 0,
+            bits: 0,
+        }
     }
 
-    fn read(&mut self, n: u32) -> Result<u64, CodecError> {
-        let mut v = 0u64;
-        let mut remaining = n;
-        while remaining > 0 {
-            let byte = *self
-                .buf
-                .get((self.pos / 8) as usize)
-                .ok_or(CodecError("bit stream ends early"))?;
-            let used = (self.pos % 8) as u32;
-            let avail = 8 - used;
-            let take = avail.min(remaining);
-            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
-            v = (v << take) | u64::from(bits);
-            remaining -= take;
-            self.pos += u64::from(take);
+    fn refill(&mut self) {
+        while self.bits <= REFILL_BITS {
+            let Some(&b) = self.buf.get(self.next) else {
+                return;
+            };
+            self.acc |= u64::from(b) << (REFILL_BITS - self.bits);
+            self.bits += 8;
+            self.next += 1;
         }
+    }
+
+    /// Read `n` ≤ 64 bits.
+    fn read(&mut self, n: u32) -> Result<u64, CodecError> {
+        if n > REFILL_BITS {
+            let hi = self.read(n - 32)?;
+            return Ok((hi << 32) | self.read(32)?);
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        if self.bits < n {
+            self.refill();
+            if self.bits < n {
+                return Err(CodecError("bit stream ends early"));
+            }
+        }
+        let v = self.acc >> (64 - n);
+        self.acc <<= n;
+        self.bits -= n;
         Ok(v)
     }
 
@@ -250,12 +280,14 @@ impl<'a> BitReader<'a> {
         Ok(self.read(1)? == 1)
     }
 
-    /// Count leading one bits, up to `max`.
+    /// Count leading one bits, up to `max` (≤ 8), and consume them and the zero that
+    /// ends them (none after `max` ones).
     fn ones(&mut self, max: u32) -> Result<u32, CodecError> {
-        let mut n = 0;
-        while n < max && self.bit()? {
-            n += 1;
+        if self.bits < max {
+            self.refill();
         }
+        let n = (!self.acc).leading_zeros().min(max).min(self.bits);
+        self.read(if n < max { n + 1 } else { n })?;
         Ok(n)
     }
 }
@@ -408,7 +440,7 @@ impl ValState {
                 }
                 self.last = bits;
             }
-            ValueMode::IntDelta | ValueMode::IntDod => {
+            ValueMode::IntDelta | ValueMode::IntDod | ValueMode::IntPacked => {
                 let i = v as i64;
                 if first {
                     w.write(i as u64, 64);
@@ -455,34 +487,48 @@ fn read_values(
     mode: ValueMode,
     count: usize,
 ) -> Result<Vec<f64>, CodecError> {
+    if mode != ValueMode::Xor {
+        return Ok(read_ints(r, mode, count)?
+            .into_iter()
+            .map(|i| i as f64)
+            .collect());
+    }
     let mut out = Vec::with_capacity(count);
     if count == 0 {
         return Ok(out);
     }
-    match mode {
-        ValueMode::Xor => {
-            let mut last = r.read(64)?;
-            out.push(f64::from_bits(last));
-            let (mut lead, mut trail) = (0u32, 0u32);
-            for _ in 1..count {
-                if r.bit()? {
-                    if r.bit()? {
-                        lead = r.read(6)? as u32;
-                        let len = r.read(6)? as u32 + 1;
-                        if lead + len > 64 {
-                            return Err(CodecError("xor window exceeds 64 bits"));
-                        }
-                        trail = 64 - lead - len;
-                    }
-                    let len = 64 - lead - trail;
-                    last ^= r.read(len)? << trail;
+    let mut last = r.read(64)?;
+    out.push(f64::from_bits(last));
+    let (mut lead, mut trail) = (0u32, 0u32);
+    for _ in 1..count {
+        if r.bit()? {
+            if r.bit()? {
+                lead = r.read(6)? as u32;
+                let len = r.read(6)? as u32 + 1;
+                if lead + len > 64 {
+                    return Err(CodecError("xor window exceeds 64 bits"));
                 }
-                out.push(f64::from_bits(last));
+                trail = 64 - lead - len;
             }
+            let len = 64 - lead - trail;
+            last ^= r.read(len)? << trail;
         }
+        out.push(f64::from_bits(last));
+    }
+    Ok(out)
+}
+
+/// Read `count` integers coded by [`encode_ints`].
+fn read_ints(r: &mut BitReader<'_>, mode: ValueMode, count: usize) -> Result<Vec<i64>, CodecError> {
+    let mut out = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(out);
+    }
+    let mut last = r.read(64)? as i64;
+    out.push(last);
+    match mode {
+        ValueMode::Xor => return Err(CodecError("not an integer coding")),
         ValueMode::IntDelta | ValueMode::IntDod => {
-            let mut last = r.read(64)? as i64;
-            out.push(last as f64);
             let mut delta = 0i64;
             for _ in 1..count {
                 let coded = INT_BUCKETS.read(r)?;
@@ -492,11 +538,180 @@ fn read_values(
                     coded
                 };
                 last = last.wrapping_add(delta);
-                out.push(last as f64);
+                out.push(last);
+            }
+        }
+        ValueMode::IntPacked => {
+            if count > 1 {
+                let base = r.read(64)? as i64;
+                let width = r.read(PACKED_WIDTH_BITS)? as u32;
+                if width > 64 {
+                    return Err(CodecError("packed width exceeds 64 bits"));
+                }
+                for _ in 1..count {
+                    let delta = if r.bit()? {
+                        r.read(64)? as i64
+                    } else {
+                        base.wrapping_add(r.read(width)? as i64)
+                    };
+                    last = last.wrapping_add(delta);
+                    out.push(last);
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// Bits that hold a packed width (0–64).
+const PACKED_WIDTH_BITS: u32 = 7;
+
+/// Code integers: the first as 64 bits, then per mode:
+/// - `IntDelta` / `IntDod`: deltas or deltas-of-deltas in [`INT_BUCKETS`];
+/// - `IntPacked` (frame of reference): the smallest delta as 64 bits and a width W,
+///   then each delta minus that base as `0` + W bits, or `1` + the raw 64-bit delta for
+///   the few that do not fit. W is the one that makes the column smallest. Noisy
+///   counters and readings whose deltas spread evenly over a range land here.
+fn encode_ints(ints: &[i64], mode: ValueMode) -> BitWriter {
+    let mut w = BitWriter::default();
+    let Some(&first) = ints.first() else {
+        return w;
+    };
+    w.write(first as u64, 64);
+    match mode {
+        ValueMode::Xor => {}
+        ValueMode::IntDelta | ValueMode::IntDod => {
+            let mut delta = 0i64;
+            for pair in ints.windows(2) {
+                let d = pair[1].wrapping_sub(pair[0]);
+                let coded = if mode == ValueMode::IntDod {
+                    d.wrapping_sub(delta)
+                } else {
+                    d
+                };
+                INT_BUCKETS.write(&mut w, coded);
+                delta = d;
+            }
+        }
+        ValueMode::IntPacked => {
+            if ints.len() < 2 {
+                return w;
+            }
+            let deltas: Vec<i64> = ints.windows(2).map(|p| p[1].wrapping_sub(p[0])).collect();
+            let (base, width) = packed_frame(&deltas);
+            w.write(base as u64, 64);
+            w.write(u64::from(width), PACKED_WIDTH_BITS);
+            for &d in &deltas {
+                let off = d.wrapping_sub(base) as u64;
+                if width == 64 || off >> width == 0 {
+                    w.bit(false);
+                    w.write(off, width);
+                } else {
+                    w.bit(true);
+                    w.write(d as u64, 64);
+                }
+            }
+        }
+    }
+    w
+}
+
+/// Low percentiles tried as the packed base: the minimum, or just above a few outliers
+/// (a counter reset) that would otherwise widen every other delta.
+const PACKED_BASE_PERMILLE: [usize; 3] = [0, 10, 50];
+
+/// The base and width that code `deltas` smallest (see [`encode_ints`]).
+fn packed_frame(deltas: &[i64]) -> (i64, u32) {
+    let mut sorted = deltas.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let mut best = (0i64, 64u32, usize::MAX);
+    for permille in PACKED_BASE_PERMILLE {
+        let base = sorted[(n - 1) * permille / 1000];
+        // How many offsets need each bit length (below the base: wraps, so 64).
+        let mut by_len = [0usize; 65];
+        for &d in deltas {
+            by_len[(64 - (d.wrapping_sub(base) as u64).leading_zeros()) as usize] += 1;
+        }
+        let mut fit = 0;
+        for (width, count) in by_len.iter().enumerate() {
+            fit += count;
+            let cost = fit * (1 + width) + (n - fit) * 65;
+            if cost < best.2 {
+                best = (base, width as u32, cost);
+            }
+        }
+    }
+    (best.0, best.1)
+}
+
+/// Decimal places tried for values that are not integers: load averages, percentages
+/// and prices often carry two or three.
+const MAX_DECIMALS: usize = 6;
+/// 10^k for k in 0..=MAX_DECIMALS.
+const POW10: [f64; MAX_DECIMALS + 1] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+/// The values as integers scaled by 10^k, when dividing them back gives every value
+/// bit for bit (so −0.0, NaN and values with more decimals refuse).
+fn scaled_ints(values: &[f64], k: usize) -> Option<Vec<i64>> {
+    let p = POW10[k];
+    values
+        .iter()
+        .map(|&v| {
+            let n = (v * p).round();
+            // NaN fails this too.
+            if n.is_nan() || n.abs() > MAX_EXACT_INT {
+                return None;
+            }
+            let i = n as i64;
+            let back = if k == 0 { i as f64 } else { i as f64 / p };
+            (back.to_bits() == v.to_bits()).then_some(i)
+        })
+        .collect()
+}
+
+/// A column's tag: the coding in the low nibble, the decimal scale in the high one.
+fn column_tag(mode: ValueMode, scale: usize) -> u8 {
+    mode as u8 | (scale as u8) << 4
+}
+
+/// The smallest coding of a column: its tag and bits.
+fn best_column(values: &[f64]) -> (u8, BitWriter) {
+    let mut best = (
+        column_tag(ValueMode::Xor, 0),
+        encode_values(values, ValueMode::Xor),
+    );
+    let Some((scale, ints)) =
+        (0..=MAX_DECIMALS).find_map(|k| scaled_ints(values, k).map(|i| (k, i)))
+    else {
+        return best;
+    };
+    for mode in [ValueMode::IntDelta, ValueMode::IntDod, ValueMode::IntPacked] {
+        let bits = encode_ints(&ints, mode);
+        if bits.len < best.1.len {
+            best = (column_tag(mode, scale), bits);
+        }
+    }
+    best
+}
+
+fn decode_column(tag: u8, bits: &[u8], count: usize) -> Result<Vec<f64>, CodecError> {
+    let mode = ValueMode::from_u8(tag & 0x0f)?;
+    let scale = usize::from(tag >> 4);
+    let mut r = BitReader::new(bits);
+    if scale == 0 {
+        return read_values(&mut r, mode, count);
+    }
+    let p = *POW10
+        .get(scale)
+        .ok_or(CodecError("decimal scale out of range"))?;
+    if mode == ValueMode::Xor {
+        return Err(CodecError("a scaled column must be integer-coded"));
+    }
+    Ok(read_ints(&mut r, mode, count)?
+        .into_iter()
+        .map(|i| i as f64 / p)
+        .collect())
 }
 
 fn encode_values(values: &[f64], mode: ValueMode) -> BitWriter {
@@ -506,20 +721,6 @@ fn encode_values(values: &[f64], mode: ValueMode) -> BitWriter {
         st.push(&mut w, v, i == 0);
     }
     w
-}
-
-/// The smallest coding of a column, and its bits.
-fn best_values(values: &[f64]) -> (ValueMode, BitWriter) {
-    let xor = encode_values(values, ValueMode::Xor);
-    if !values.iter().all(|&v| as_exact_int(v).is_some()) {
-        return (ValueMode::Xor, xor);
-    }
-    [ValueMode::IntDelta, ValueMode::IntDod]
-        .into_iter()
-        .map(|m| (m, encode_values(values, m)))
-        .fold((ValueMode::Xor, xor), |best, c| {
-            if c.1.len < best.1.len { c } else { best }
-        })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -588,8 +789,8 @@ pub(crate) fn encode_chunk(
     out.extend_from_slice(&tw.buf);
     put_uvarint(&mut out, columns.len() as u64);
     for (i, col) in columns.iter().enumerate() {
-        let (mode, bits) = best_values(col);
-        out.push(mode as u8);
+        let (tag, bits) = best_column(col);
+        out.push(tag);
         // The last column runs to the end: no length needed.
         if i + 1 < columns.len() {
             put_uvarint(&mut out, bits.buf.len() as u64);
@@ -651,14 +852,14 @@ pub(crate) fn decode_chunk(bytes: &[u8]) -> Result<Decoded, CodecError> {
     let ncols = r.len_usize(MAX_COLUMNS)?;
     let mut columns = Vec::with_capacity(ncols);
     for i in 0..ncols {
-        let mode = ValueMode::from_u8(r.u8()?)?;
+        let tag = r.u8()?;
         let bits = if i + 1 < ncols {
             let n = r.len_usize(bytes.len())?;
             r.take(n)?
         } else {
             r.rest()
         };
-        columns.push(read_values(&mut BitReader::new(bits), mode, header.count)?);
+        columns.push(decode_column(tag, bits, header.count)?);
     }
     Ok(Decoded {
         ts: to_ms(&header, &ts_steps),
@@ -689,7 +890,13 @@ pub(crate) struct OpenChunk {
     ts_bits: BitWriter,
     val_state: ValState,
     val_bits: BitWriter,
+    /// Size of the bits at which to next check how big the sealed form would be (the
+    /// sealed form may code much smaller than the open one; see `series.rs`).
+    check_at: usize,
 }
+
+/// Bytes a sealed chunk's header and column framing take at most.
+const SEALED_OVERHEAD_BYTES: usize = 64;
 
 impl OpenChunk {
     /// An empty chunk whose samples will sit on the `step_ms` grid (1: any ms).
@@ -703,7 +910,23 @@ impl OpenChunk {
             ts_bits: BitWriter::default(),
             val_state: ValState::new(ValueMode::IntDelta),
             val_bits: BitWriter::default(),
+            check_at: 0,
         }
+    }
+
+    /// An upper bound of the sealed size, cheap: the open bits plus framing (sealing
+    /// only picks a smaller coding).
+    pub(crate) fn size_bound(&self) -> usize {
+        self.ts_bits.buf.len() + self.val_bits.buf.len() + SEALED_OVERHEAD_BYTES
+    }
+
+    /// When [`OpenChunk::size_bound`] reaches this, look at the sealed size again.
+    pub(crate) fn check_at(&self) -> usize {
+        self.check_at
+    }
+
+    pub(crate) fn set_check_at(&mut self, bytes: usize) {
+        self.check_at = bytes;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -818,6 +1041,7 @@ impl OpenChunk {
         put_ivarint(&mut out, self.val_state.delta);
         out.push(self.val_state.lead);
         out.push(self.val_state.trail);
+        put_uvarint(&mut out, self.check_at as u64);
         put_uvarint(&mut out, self.ts_bits.len);
         out.extend_from_slice(&self.ts_bits.buf);
         put_uvarint(&mut out, self.val_bits.len);
@@ -846,6 +1070,11 @@ impl OpenChunk {
         let delta = r.ivarint()?;
         let lead = r.u8()?;
         let trail = r.u8()?;
+        let check_at =
+            usize::try_from(r.uvarint()?).map_err(|_| CodecError("check size out of range"))?;
+        if !matches!(mode, ValueMode::Xor | ValueMode::IntDelta) {
+            return Err(CodecError("an open chunk in a sealed-only coding"));
+        }
         let mut bits = || -> Result<BitWriter, CodecError> {
             let len = r.uvarint()?;
             let bytes = r.take(len.div_ceil(8) as usize)?;
@@ -874,6 +1103,7 @@ impl OpenChunk {
                 trail,
             },
             val_bits,
+            check_at,
         };
         // Check the bits decode, so later reads can trust them.
         read_ts(&mut BitReader::new(&open.ts_bits.buf), open.count)?;
@@ -979,6 +1209,81 @@ mod tests {
         round_trip(&ts, &balances, 12_000);
         let extremes = [MAX_EXACT_INT, -MAX_EXACT_INT, 0.0, MAX_EXACT_INT, 1.0];
         round_trip(&[1, 2, 3, 4, 5], &extremes, 1);
+    }
+
+    #[test]
+    fn decimals_are_scaled_to_integers_and_back_bit_exact() {
+        let loads: Vec<f64> = (0..360)
+            .map(|i| ((i % 97) as f64 * 0.37).round() / 100.0)
+            .collect();
+        let ts: Vec<i64> = (0..360).collect();
+        let bytes = encode_chunk(0, 1, &ts, &[&loads]);
+        let xor_only = encode_values(&loads, ValueMode::Xor).buf.len();
+        assert!(bytes.len() * 3 < xor_only, "{} vs {xor_only}", bytes.len());
+        round_trip(&ts, &loads, 1);
+        // A value with more decimals than the scale allows keeps the whole column XOR.
+        let mut mixed = loads.clone();
+        mixed[100] = 0.123_456_789_1;
+        round_trip(&ts, &mixed, 1);
+        // −0.0 among decimals: refused by the scaled coding, kept by XOR.
+        let mut negz = loads;
+        negz[5] = -0.0;
+        let d = round_trip(&ts, &negz, 1);
+        assert!(d.columns[0][5].is_sign_negative());
+        assert_eq!(scaled_ints(&[0.1, 0.25], 2), Some(vec![10, 25]));
+        assert_eq!(scaled_ints(&[0.1, 0.25], 1), None);
+        assert_eq!(scaled_ints(&[f64::NAN], 3), None);
+    }
+
+    #[test]
+    fn packed_integers_beat_buckets_on_spread_deltas_and_keep_outliers() {
+        let mut seed = 12345u64;
+        let mut v = 1_000_000i64;
+        let counter: Vec<f64> = (0..1_000)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                v += 2_500 + (seed >> 33) as i64 % 5_000;
+                // A counter reset and a huge jump: escapes, not a wider width.
+                if i == 500 {
+                    v = 0;
+                }
+                if i == 700 {
+                    v += 1 << 50;
+                }
+                v as f64
+            })
+            .collect();
+        let ints: Vec<i64> = counter.iter().map(|&x| x as i64).collect();
+        let packed = encode_ints(&ints, ValueMode::IntPacked);
+        let buckets = encode_ints(&ints, ValueMode::IntDelta);
+        assert!(
+            packed.len * 10 < buckets.len * 8,
+            "{} vs {}",
+            packed.len,
+            buckets.len
+        );
+        let back = read_ints(
+            &mut BitReader::new(&packed.buf),
+            ValueMode::IntPacked,
+            ints.len(),
+        )
+        .unwrap();
+        assert_eq!(back, ints);
+        let ts: Vec<i64> = (0..1_000).collect();
+        round_trip(&ts, &counter, 1);
+        // Degenerate widths: all deltas equal (width 0), and extremes (width 64).
+        for ints in [vec![5i64; 10], vec![i64::MIN, i64::MAX, i64::MIN, 0]] {
+            let b = encode_ints(&ints, ValueMode::IntPacked);
+            let back = read_ints(
+                &mut BitReader::new(&b.buf),
+                ValueMode::IntPacked,
+                ints.len(),
+            )
+            .unwrap();
+            assert_eq!(back, ints);
+        }
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! ([`SeriesKind::Slot`]) has its timestamps snapped down to the start of their slot on
 //! the current iteration's grid and stored as slot offsets; a free one keeps the ms.
 //!
-//! Samples go into the series' open chunk ([`SERIES_OPEN`]); a full chunk
-//! ([`CHUNK_SAMPLES`] samples or [`CHUNK_SPAN_MS`] of time) is sealed into
-//! [`SERIES_CHUNKS`] in the same transaction. A sample at or before the open chunk's
-//! last timestamp is merged into the chunk covering its time (insert-sorted); two
-//! samples with the same (snapped) timestamp: the last written wins.
+//! Samples go into the series' open chunk ([`SERIES_OPEN`]); a full chunk (about a
+//! page once sealed, [`CHUNK_SEAL_BYTES`]; or [`CHUNK_MAX_SAMPLES`] samples; or
+//! [`CHUNK_SPAN_MS`] of time) is sealed into [`SERIES_CHUNKS`] in the same
+//! transaction. A sample at or before the open chunk's last timestamp is merged into
+//! the chunk covering its time (insert-sorted); two samples with the same (snapped)
+//! timestamp: the last written wins.
 //!
 //! Reads return raw samples where they exist and the hourly rollups' means (stamped at
 //! the hour's start) for the time before the oldest raw sample (see `retention.rs`).
@@ -21,13 +22,24 @@ use super::{Store, StoreError};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::collections::HashMap;
 
-/// Samples per sealed chunk: ~360 keeps the XOR/delta state warm (≈ 0.3–4 B/sample
-/// measured) while a range read decodes little it does not need, and it is an hour and
-/// twelve minutes of a per-slot series on mainnet.
-pub(crate) const CHUNK_SAMPLES: usize = 360;
+/// Largest sealed chunk: with its 16-byte key and redb's leaf framing it still fits one
+/// 4 KiB page; a byte more and the leaf takes an 8 KiB allocation.
+pub(crate) const CHUNK_MAX_BYTES: usize = 4_032;
+/// Seal a chunk once its sealed form reaches this (over 90 % of a page). Measured with
+/// `vigil bench store`: chunks of a fixed 360 samples left 40 % of every page empty for
+/// noisy floats (two ~2.5 KB chunks do not share a 4 KiB page), and appends interleaved
+/// across series split leaves in half; page-sized chunks sit one to a leaf.
+pub(crate) const CHUNK_SEAL_BYTES: usize = 3_840;
+/// Most samples in one chunk: bounds what a point read decodes (a constant series
+/// codes in ~2 bits a sample, so bytes alone would allow 16k).
+pub(crate) const CHUNK_MAX_SAMPLES: usize = 4_096;
 /// Longest time one chunk covers: retention drops and rolls up whole chunks, so raw
-/// data outlives its retention by at most this much.
-pub(crate) const CHUNK_SPAN_MS: i64 = 24 * 3_600_000;
+/// data outlives its retention by at most this much. A week lets an epoch-sampled
+/// series (225 samples a day) still fill most of a page.
+pub(crate) const CHUNK_SPAN_MS: i64 = 7 * 24 * 3_600_000;
+/// Headroom kept when predicting where the sealed form will reach [`CHUNK_SEAL_BYTES`]
+/// (percent): the next look comes a little early rather than late.
+const CHECK_HEADROOM_PCT: usize = 90;
 
 /// A series identity: name and labels (sorted when canonicalised).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -472,7 +484,7 @@ fn append_one(
             late.push((ts, v));
             continue;
         }
-        if oc.len() >= CHUNK_SAMPLES
+        if oc.len() >= CHUNK_MAX_SAMPLES
             || (oc.len() > 0 && ts.saturating_sub(oc.first_ms()) >= CHUNK_SPAN_MS)
         {
             seal(store, t, id, &oc)?;
@@ -483,6 +495,20 @@ fn append_one(
             oc = OpenChunk::new(ctx.iteration, step);
             // An empty chunk takes any first sample.
             let _ = oc.push(ts, v);
+        }
+        if oc.size_bound() >= oc.check_at().max(CHUNK_SEAL_BYTES) {
+            let bound = oc.size_bound();
+            let sealed = oc.seal();
+            if sealed.len() >= CHUNK_SEAL_BYTES {
+                write_sealed_bytes(store, t, id, &oc, sealed)?;
+                oc = OpenChunk::new(ctx.iteration, step);
+            } else {
+                // Look again when the sealed form should be about full: the open form
+                // may code several times larger (decimals, integers the open coder
+                // takes one by one).
+                let predicted = bound * CHUNK_SEAL_BYTES / sealed.len().max(1);
+                oc.set_check_at((predicted * CHECK_HEADROOM_PCT / 100).max(bound + 1));
+            }
         }
     }
     if !late.is_empty() {
@@ -495,10 +521,31 @@ fn append_one(
 }
 
 fn seal(store: &Store, t: &mut Tables<'_>, id: u64, oc: &OpenChunk) -> Result<(), StoreError> {
-    t.chunks
-        .insert((id, oc.first_ms()), oc.seal().as_slice())
-        .map_err(store.io("sealing a chunk"))?;
-    Ok(())
+    write_sealed_bytes(store, t, id, oc, oc.seal())
+}
+
+/// Store `oc`'s sealed form, split in halves if it came out larger than a page.
+fn write_sealed_bytes(
+    store: &Store,
+    t: &mut Tables<'_>,
+    id: u64,
+    oc: &OpenChunk,
+    sealed: Vec<u8>,
+) -> Result<(), StoreError> {
+    if sealed.len() <= CHUNK_MAX_BYTES {
+        t.chunks
+            .insert((id, oc.first_ms()), sealed.as_slice())
+            .map_err(store.io("sealing a chunk"))?;
+        return Ok(());
+    }
+    write_sealed(
+        store,
+        t,
+        id,
+        oc.iteration(),
+        oc.step_ms(),
+        &points_of(&oc.decoded()),
+    )
 }
 
 /// Merge `(ts, v)` into `into`, sorted by time; on equal times `new` wins.
@@ -612,6 +659,8 @@ fn ts_of(points: &[(i64, f64)]) -> Vec<i64> {
     points.iter().map(|p| p.0).collect()
 }
 
+/// Store sorted points as sealed chunks keyed by their first time: one, or halves
+/// (recursively) while the coded form exceeds [`CHUNK_MAX_BYTES`].
 fn write_sealed(
     store: &Store,
     t: &mut Tables<'_>,
@@ -625,11 +674,14 @@ fn write_sealed(
     };
     let ts = ts_of(points);
     let vals: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let bytes = codec::encode_chunk(iteration, step, &ts, &[&vals]);
+    if bytes.len() > CHUNK_MAX_BYTES && points.len() > 1 {
+        let (a, b) = points.split_at(points.len() / 2);
+        write_sealed(store, t, id, iteration, step, a)?;
+        return write_sealed(store, t, id, iteration, step, b);
+    }
     t.chunks
-        .insert(
-            (id, first.0),
-            codec::encode_chunk(iteration, step, &ts, &[&vals]).as_slice(),
-        )
+        .insert((id, first.0), bytes.as_slice())
         .map_err(store.io("writing a series chunk"))?;
     Ok(())
 }
@@ -743,7 +795,7 @@ mod tests {
         let id = s
             .register_series(&[(key.clone(), SeriesKind::Free)])
             .unwrap()[0];
-        let n = CHUNK_SAMPLES as i64 * 3 + 17;
+        let n = CHUNK_MAX_SAMPLES as i64 * 3 + 17;
         // In several batches, as the writer would.
         for batch in (0..n).collect::<Vec<_>>().chunks(100) {
             let samples: Vec<Sample> = batch
@@ -771,6 +823,56 @@ mod tests {
             .unwrap();
         assert_eq!(mid.first().unwrap().0, 1_000 + 791 * 12_003);
         assert_eq!(mid.len(), 10);
+    }
+
+    #[test]
+    fn chunks_are_sealed_about_a_page_in_size_and_never_larger() {
+        let (_d, s) = store();
+        let key = SeriesKey::new("noise", &[]);
+        let id = s
+            .register_series(&[(key.clone(), SeriesKind::Free)])
+            .unwrap()[0];
+        let mut seed = 99u64;
+        let mut all = Vec::new();
+        for batch in 0..40 {
+            let samples: Vec<Sample> = (0..500)
+                .map(|i| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    Sample {
+                        series: id,
+                        ts_ms: batch * 500 + i,
+                        value: f64::from_bits(seed >> 2),
+                    }
+                })
+                .collect();
+            all.extend(samples.iter().map(|x| (x.ts_ms, x.value)));
+            s.append_samples(&samples).unwrap();
+        }
+        let tx = s.read().unwrap();
+        let chunks = tx.open_table(SERIES_CHUNKS).unwrap();
+        let sizes: Vec<usize> = chunks
+            .iter()
+            .unwrap()
+            .map(|r| r.unwrap().1.value().len())
+            .collect();
+        assert!(sizes.len() > 10);
+        assert!(
+            sizes
+                .iter()
+                .all(|&n| (CHUNK_SEAL_BYTES..=CHUNK_MAX_BYTES).contains(&n)),
+            "{sizes:?}"
+        );
+        let got = s
+            .series_range(&key, i64::MIN, i64::MAX, usize::MAX)
+            .unwrap();
+        assert_eq!(got.len(), all.len());
+        assert!(
+            got.iter()
+                .zip(&all)
+                .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits())
+        );
     }
 
     #[test]
