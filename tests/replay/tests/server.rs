@@ -25,6 +25,8 @@ async fn start(slot: u64) -> Replay {
 }
 
 fn client() -> reqwest::Client {
+    // Harmless when already installed (another test did it).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
