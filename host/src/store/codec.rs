@@ -1,19 +1,21 @@
 //! Chunk coding for series: Gorilla-style, column by column.
 //!
 //! A chunk holds one timestamp column and one or more value columns (one for a raw
-//! series, five for an hourly rollup). Timestamps are stored in *grid steps* from the
+//! series, six for an hourly rollup). Timestamps are stored in *grid steps* from the
 //! chunk's base: for a slot-aligned series the step is the slot length and the numbers
 //! are slot offsets, for a free series the step is 1 ms. They are coded as
 //! delta-of-delta in variable-width buckets, so a regular cadence costs one bit.
 //!
-//! Each value column picks, when the chunk is sealed, the smallest of three codings:
+//! Each value column picks, when the chunk is sealed, the smallest of its codings:
 //! - [`ValueMode::Xor`]: Gorilla's XOR of successive IEEE-754 bit patterns. Exact for
 //!   every bit pattern: NaN payloads, ±inf and −0.0 round-trip.
-//! - [`ValueMode::IntDelta`] / [`ValueMode::IntDod`]: when every value is an integer
-//!   that an f64 holds exactly (balances in gwei, counters, peer counts), the deltas or
-//!   deltas-of-deltas of the integers in variable-width buckets. A gauge that rarely
-//!   moves costs a bit; a balance rising by ~13k gwei an epoch costs ~2 bytes where XOR
-//!   spends ~4.
+//! - When every value is an integer an f64 holds exactly (balances in gwei, counters,
+//!   peer counts) — or becomes one when scaled by 10^k, k ≤ 6, and divides back bit
+//!   for bit (load averages, percentages) — the integers as
+//!   [`ValueMode::IntDelta`] / [`ValueMode::IntDod`] (deltas or deltas-of-deltas in
+//!   variable-width buckets: a gauge that rarely moves costs a bit, a balance rising
+//!   ~13k gwei an epoch ~2 bytes where XOR spends ~4) or [`ValueMode::IntPacked`]
+//!   (deltas in a fixed width above a base, for evenly spread increments).
 //!
 //! An [`OpenChunk`] is the appendable form: the coder's state is kept beside the bits so
 //! a sample is appended without decoding the chunk; it uses `IntDelta` while the values
@@ -24,6 +26,9 @@
 //!   else ([`Refused::NotAfterLast`]) and the series layer merges late samples.
 //! - Decoding never panics on bad bytes: it returns [`CodecError`].
 
+use super::bits::{
+    BitReader, BitWriter, ByteReader, fits, mask, put_ivarint, put_uvarint, sign_extend,
+};
 use std::fmt;
 
 /// Format tag of a sealed chunk; a new layout takes a new tag.
@@ -80,233 +85,6 @@ pub(crate) enum Refused {
     OffGrid,
 }
 
-// ---------------------------------------------------------------------------------------
-// Varints (LEB128) and zig-zag.
-
-pub(crate) fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-pub(crate) fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub(crate) fn put_ivarint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, zigzag(v));
-}
-
-/// A cursor over bytes, for headers and rows.
-pub(crate) struct ByteReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> ByteReader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> ByteReader<'a> {
-        ByteReader { bytes, pos: 0 }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.pos >= self.bytes.len()
-    }
-
-    pub(crate) fn u8(&mut self) -> Result<u8, CodecError> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or(CodecError("truncated byte"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    pub(crate) fn uvarint(&mut self) -> Result<u64, CodecError> {
-        let mut v = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let b = self.u8()?;
-            if shift == 63 && b > 1 {
-                return Err(CodecError("varint overflows 64 bits"));
-            }
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(CodecError("varint too long"));
-            }
-        }
-    }
-
-    pub(crate) fn ivarint(&mut self) -> Result<i64, CodecError> {
-        self.uvarint().map(unzigzag)
-    }
-
-    pub(crate) fn u64_le(&mut self) -> Result<u64, CodecError> {
-        let s = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or(CodecError("truncated field"))?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn rest(&mut self) -> &'a [u8] {
-        let s = &self.bytes[self.pos.min(self.bytes.len())..];
-        self.pos = self.bytes.len();
-        s
-    }
-
-    fn len_usize(&mut self, max: usize) -> Result<usize, CodecError> {
-        let v = self.uvarint()?;
-        usize::try_from(v)
-            .ok()
-            .filter(|&v| v <= max)
-            .ok_or(CodecError("length out of range"))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Bits, most significant first.
-
-#[derive(Debug, Clone, Default, PartialEq)]
-struct BitWriter {
-    buf: Vec<u8>,
-    /// Bits written.
-    len: u64,
-}
-
-impl BitWriter {
-    /// Append the low `n` bits of `value` (n ≤ 64).
-    fn write(&mut self, value: u64, n: u32) {
-        let mut remaining = n;
-        while remaining > 0 {
-            let used = (self.len % 8) as u32;
-            if used == 0 {
-                self.buf.push(0);
-            }
-            let free = 8 - used;
-            let take = free.min(remaining);
-            let shift = remaining - take;
-            let bits = ((value >> shift) & ((1u64 << take) - 1)) as u8;
-            if let Some(last) = self.buf.last_mut() {
-                *last |= bits << (free - take);
-            }
-            remaining -= take;
-            self.len += u64::from(take);
-        }
-    }
-
-    fn bit(&mut self, b: bool) {
-        self.write(u64::from(b), 1);
-    }
-}
-
-/// Reads bits through a 64-bit accumulator refilled a byte at a time: range reads
-/// decode hundreds of thousands of samples, so this is the hot loop.
-struct BitReader<'a> {
-    buf: &'a [u8],
-    /// Next byte to load.
-    next: usize,
-    /// Unread bits, left-aligned; the rest are zero.
-    acc: u64,
-    /// How many bits of `acc` are unread.
-    bits: u32,
-}
-
-/// The most bits one refill guarantees (a byte short of the accumulator).
-const REFILL_BITS: u32 = 56;
-
-impl<'a> BitReader<'a> {
-    fn new(buf: &'a [u8]) -> BitReader<'a> {
-        BitReader {
-            buf,
-            next: 0,
-            acc: 0,
-            bits: 0,
-        }
-    }
-
-    fn refill(&mut self) {
-        while self.bits <= REFILL_BITS {
-            let Some(&b) = self.buf.get(self.next) else {
-                return;
-            };
-            self.acc |= u64::from(b) << (REFILL_BITS - self.bits);
-            self.bits += 8;
-            self.next += 1;
-        }
-    }
-
-    /// Read `n` ≤ 64 bits.
-    fn read(&mut self, n: u32) -> Result<u64, CodecError> {
-        if n > REFILL_BITS {
-            let hi = self.read(n - 32)?;
-            return Ok((hi << 32) | self.read(32)?);
-        }
-        if n == 0 {
-            return Ok(0);
-        }
-        if self.bits < n {
-            self.refill();
-            if self.bits < n {
-                return Err(CodecError("bit stream ends early"));
-            }
-        }
-        let v = self.acc >> (64 - n);
-        self.acc <<= n;
-        self.bits -= n;
-        Ok(v)
-    }
-
-    fn bit(&mut self) -> Result<bool, CodecError> {
-        Ok(self.read(1)? == 1)
-    }
-
-    /// Count leading one bits, up to `max` (≤ 8), and consume them and the zero that
-    /// ends them (none after `max` ones).
-    fn ones(&mut self, max: u32) -> Result<u32, CodecError> {
-        if self.bits < max {
-            self.refill();
-        }
-        let n = (!self.acc).leading_zeros().min(max).min(self.bits);
-        self.read(if n < max { n + 1 } else { n })?;
-        Ok(n)
-    }
-}
-
-/// Sign-extend the low `n` bits of `v`.
-fn sign_extend(v: u64, n: u32) -> i64 {
-    let shift = 64 - n;
-    ((v << shift) as i64) >> shift
-}
-
-fn fits(v: i64, bits: u32) -> bool {
-    if bits >= 64 {
-        return true;
-    }
-    let lo = -(1i64 << (bits - 1));
-    let hi = (1i64 << (bits - 1)) - 1;
-    (lo..=hi).contains(&v)
-}
-
 /// Variable-width buckets for a signed number: prefix `0` means zero, then one more
 /// `1` per wider bucket. The widths are chosen per column kind (below).
 struct Buckets(&'static [u32]);
@@ -346,14 +124,6 @@ impl Buckets {
         }
         let bits = self.0[n as usize - 1];
         Ok(sign_extend(r.read(bits)?, bits))
-    }
-}
-
-fn mask(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
     }
 }
 
@@ -1396,18 +1166,5 @@ mod tests {
             }
             round_trip(&ts, &vals, 1);
         }
-    }
-
-    #[test]
-    fn varints_round_trip() {
-        for v in [0, 1, -1, 63, -64, i64::MAX, i64::MIN, 1 << 40] {
-            let mut b = Vec::new();
-            put_ivarint(&mut b, v);
-            assert_eq!(ByteReader::new(&b).ivarint().unwrap(), v);
-        }
-        let mut b = Vec::new();
-        put_uvarint(&mut b, u64::MAX);
-        assert_eq!(ByteReader::new(&b).uvarint().unwrap(), u64::MAX);
-        assert!(ByteReader::new(&[0xff; 11]).uvarint().is_err());
     }
 }

@@ -18,6 +18,7 @@
 //!   the next write closes and reopens the file, and the failed batch is retried by the
 //!   writer, never dropped.
 
+mod bits;
 mod codec;
 mod iterations;
 mod outcomes;
@@ -680,6 +681,63 @@ mod tests {
         assert!(s.verify_integrity().unwrap());
         let all = s.series_range(&key, 0, i64::MAX, usize::MAX).unwrap();
         assert_eq!(all, (0..1_000).map(|i| (i, i as f64)).collect::<Vec<_>>());
+    }
+
+    /// While commits fail the writer holds at most `max_pending` observations, then
+    /// stops taking more: the channel fills and `try_send` hands observations back
+    /// instead of anything being dropped.
+    #[test]
+    fn a_failing_store_pushes_back_on_senders() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, full) = faults::open_with_full_disk(&dir.path().join("bp.redb")).unwrap();
+        let store = Arc::new(store);
+        let key = SeriesKey::new("x", &[]);
+        let id = store
+            .register_series(&[(key.clone(), SeriesKind::Free)])
+            .unwrap()[0];
+        let w = Writer::spawn(
+            store.clone(),
+            WriterConfig {
+                channel_capacity: 2,
+                max_pending: 10,
+                retry_min: Duration::from_millis(1),
+                retry_max: Duration::from_millis(5),
+                ..WriterConfig::default()
+            },
+        )
+        .unwrap();
+        let one = |ts: i64| {
+            Observation::Samples(vec![Sample {
+                series: id,
+                ts_ms: ts,
+                value: 1.0,
+            }])
+        };
+        full.store(true, Ordering::SeqCst);
+        w.blocking_send(one(0)).unwrap();
+        assert!(w.flush_blocking().is_err());
+        let mut sent = 1;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let refused = loop {
+            match w.try_send(one(sent)) {
+                Ok(()) => sent += 1,
+                Err(back) => break back,
+            }
+            assert!(Instant::now() < deadline, "never pushed back");
+        };
+        assert!(matches!(refused, Observation::Samples(ref s) if s[0].ts_ms == sent));
+        // Held by the writer plus queued: nothing lost.
+        assert!(sent <= 10 + 2 + 1, "{sent}");
+        full.store(false, Ordering::SeqCst);
+        w.blocking_send(refused).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while w.flush_blocking().is_err() || w.status().pending > 0 {
+            assert!(Instant::now() < deadline, "never recovered");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let got = store.series_range(&key, 0, i64::MAX, usize::MAX).unwrap();
+        assert_eq!(got.len() as i64, sent + 1);
+        w.shutdown_blocking().unwrap();
     }
 
     #[test]
