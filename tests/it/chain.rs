@@ -200,6 +200,14 @@ fn chain_asserts(seen: &Seen) -> usize {
         r0.sync_signed > 0 && r0.sync_signed == r0.sync_expected,
         "{r0:?}"
     );
+    // Finality resumed after the validators came back: covered epochs were delivered
+    // again, marked finalized; the newest ones are not (yet).
+    assert!(
+        seen.epochs.values().any(|rows| rows[&0].finalized),
+        "some epoch delivered finalized"
+    );
+    let newest = seen.epochs.keys().next_back().unwrap();
+    assert!(!seen.epochs[newest][&0].finalized);
     // Inclusion: healthy validators' attestations are found in blocks.
     assert!(seen.epochs[&17][&0].inclusion_delay.is_some_and(|d| d >= 1));
     checked

@@ -113,6 +113,10 @@ struct EpochAcc {
     /// Validators at the end of the epoch: (status, balance, effective, slashed).
     end_state: HashMap<u64, (u8, i64, i64, bool)>,
     node: u16,
+    /// Slots whose block, once seen, left the canonical chain: slot → its proposer.
+    orphaned: BTreeMap<u64, u64>,
+    /// Delivered with `finalized` set: nothing about it will change any more.
+    finalized_delivered: bool,
 }
 
 /// Follows the beacon nodes and turns what they serve into observations.
@@ -274,13 +278,17 @@ impl ChainCollector {
 
     fn drain_events(&mut self) {
         let chain = self.chain.clone();
+        let mut reread_from: Option<u64> = None;
         for node in &mut self.nodes {
             while let Ok(ev) = node.events.try_recv() {
                 match ev {
-                    ChainEvent::Reorg { depth, .. } => {
+                    ChainEvent::Reorg { slot, depth } => {
                         node.reorgs.0 += 1;
                         node.reorgs.1 = node.reorgs.1.max(depth);
-                        tracing::warn!(node = %node.name, depth, "chain reorganisation");
+                        tracing::warn!(node = %node.name, slot, depth, "chain reorganisation: re-reading the slots it replaced");
+                        // Re-read the replaced slots: a block that is gone is an orphan.
+                        let from = slot.saturating_sub(depth);
+                        reread_from = Some(reread_from.map_or(from, |r: u64| r.min(from)));
                     }
                     ChainEvent::Block { slot, .. } => {
                         if let Some(c) = &chain {
@@ -296,6 +304,11 @@ impl ChainCollector {
                     _ => {}
                 }
             }
+        }
+        if let (Some(from), Some(done)) = (reread_from, self.last_slot_done)
+            && from <= done
+        {
+            self.last_slot_done = from.checked_sub(1);
         }
     }
 
@@ -575,7 +588,21 @@ impl ChainCollector {
             fee_recipient: slot_input_extra.3,
             node: node_name,
         }));
-        self.acc(epoch).slots.insert(slot, seen);
+        let acc = self.acc(epoch);
+        if let Some(SlotSeen {
+            block: Some((proposer, root)),
+            ..
+        }) = acc.slots.get(&slot)
+            && seen.block.as_ref().is_none_or(|b| &b.1 != root)
+        {
+            tracing::warn!(
+                validator = proposer,
+                slot,
+                "block orphaned: it left the canonical chain"
+            );
+            acc.orphaned.insert(slot, *proposer);
+        }
+        acc.slots.insert(slot, seen);
 
         // Mid-epoch: the previous epochs' liveness and rewards; deliver them.
         if in_epoch == EPOCH_WORK_SLOT.min(spe - 1) && epoch >= 1 && !watched.is_empty() {
@@ -598,9 +625,33 @@ impl ChainCollector {
                 }
                 if self.epochs.contains_key(&final_epoch) {
                     out.push(self.deliver(chain, final_epoch, true));
+                    if self.finalized_epoch.is_some_and(|f| final_epoch < f)
+                        && let Some(a) = self.epochs.get_mut(&final_epoch)
+                    {
+                        a.finalized_delivered = true;
+                    }
                 }
             }
             out.push(self.deliver(chain, prev, false));
+            // Epochs that finality has since covered: delivered once more, marked
+            // finalized (their rows can no longer change).
+            let finalized: Vec<u64> = self
+                .epochs
+                .iter()
+                .filter(|(e, a)| {
+                    **e + 2 <= epoch
+                        && !a.finalized_delivered
+                        && self.finalized_epoch.is_some_and(|f| **e < f)
+                })
+                .map(|(e, _)| *e)
+                .collect();
+            for e in finalized {
+                let o = self.deliver(chain, e, true);
+                if let Some(a) = self.epochs.get_mut(&e) {
+                    a.finalized_delivered = true;
+                }
+                out.push(o);
+            }
             let keep_from = epoch.saturating_sub(EPOCHS_KEPT);
             self.epochs.retain(|e, _| *e >= keep_from);
         }
@@ -717,7 +768,7 @@ impl ChainCollector {
                 ideal_source: ideal.map(|i| i.source),
                 proposals_assigned: proposals.len() as u8,
                 proposals_made: made as u8,
-                proposals_orphaned: 0,
+                proposals_orphaned: acc.orphaned.values().filter(|p| **p == v).count() as u8,
                 proposal_reward: if proposals.is_empty() {
                     None
                 } else {
