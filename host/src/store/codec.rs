@@ -319,7 +319,18 @@ fn read_ints(r: &mut BitReader<'_>, mode: ValueMode, count: usize) -> Result<Vec
                     return Err(CodecError("packed width exceeds 64 bits"));
                 }
                 for _ in 1..count {
-                    let delta = if r.bit()? {
+                    let delta = if width < PACKED_ONE_READ_WIDTH {
+                        // Flag and offset in one read; an escape's first `width` bits
+                        // are the top of its raw delta.
+                        let v = r.read(width + 1)?;
+                        if v >> width == 0 {
+                            base.wrapping_add(v as i64)
+                        } else if width == 0 {
+                            r.read(64)? as i64
+                        } else {
+                            (((v & mask(width)) << (64 - width)) | r.read(64 - width)?) as i64
+                        }
+                    } else if r.bit()? {
                         r.read(64)? as i64
                     } else {
                         base.wrapping_add(r.read(width)? as i64)
@@ -332,6 +343,9 @@ fn read_ints(r: &mut BitReader<'_>, mode: ValueMode, count: usize) -> Result<Vec
     }
     Ok(out)
 }
+
+/// Packed widths below this are read with their flag in one go.
+const PACKED_ONE_READ_WIDTH: u32 = 48;
 
 /// Bits that hold a packed width (0–64).
 const PACKED_WIDTH_BITS: u32 = 7;
@@ -618,7 +632,8 @@ pub(crate) fn decode_chunk(bytes: &[u8]) -> Result<Decoded, CodecError> {
         return OpenChunk::from_parts(header, span, &mut r).map(|o| o.decoded());
     }
     let ts_len = r.len_usize(bytes.len())?;
-    let ts_steps = read_ts(&mut BitReader::new(r.take(ts_len)?), header.count)?;
+    let mut ts = read_ts(&mut BitReader::new(r.take(ts_len)?), header.count)?;
+    to_ms(&header, &mut ts);
     let ncols = r.len_usize(MAX_COLUMNS)?;
     let mut columns = Vec::with_capacity(ncols);
     for i in 0..ncols {
@@ -632,17 +647,17 @@ pub(crate) fn decode_chunk(bytes: &[u8]) -> Result<Decoded, CodecError> {
         columns.push(decode_column(tag, bits, header.count)?);
     }
     Ok(Decoded {
-        ts: to_ms(&header, &ts_steps),
+        ts,
         header,
         columns,
     })
 }
 
-fn to_ms(h: &ChunkHeader, steps: &[i64]) -> Vec<i64> {
-    steps
-        .iter()
-        .map(|&s| h.first_ms.wrapping_add(s.wrapping_mul(h.step_ms)))
-        .collect()
+/// Grid steps to Unix ms, in place.
+fn to_ms(h: &ChunkHeader, steps: &mut [i64]) {
+    for s in steps {
+        *s = h.first_ms.wrapping_add(s.wrapping_mul(h.step_ms));
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -782,10 +797,12 @@ impl OpenChunk {
 
     /// Every sample, oldest first.
     pub(crate) fn decoded(&self) -> Decoded {
-        let steps = read_ts(&mut BitReader::new(&self.ts_bits.buf), self.count).unwrap_or_default();
+        let mut ts =
+            read_ts(&mut BitReader::new(&self.ts_bits.buf), self.count).unwrap_or_default();
+        to_ms(&self.header(), &mut ts);
         Decoded {
             header: self.header(),
-            ts: to_ms(&self.header(), &steps),
+            ts,
             columns: vec![self.values()],
         }
     }
@@ -1044,7 +1061,14 @@ mod tests {
         let ts: Vec<i64> = (0..1_000).collect();
         round_trip(&ts, &counter, 1);
         // Degenerate widths: all deltas equal (width 0), and extremes (width 64).
-        for ints in [vec![5i64; 10], vec![i64::MIN, i64::MAX, i64::MIN, 0]] {
+        let mut flat_then_jumps = vec![7i64; 200];
+        flat_then_jumps[50] = 1 << 40;
+        flat_then_jumps[120] = -(1 << 45);
+        for ints in [
+            vec![5i64; 10],
+            vec![i64::MIN, i64::MAX, i64::MIN, 0],
+            flat_then_jumps,
+        ] {
             let b = encode_ints(&ints, ValueMode::IntPacked);
             let back = read_ints(
                 &mut BitReader::new(&b.buf),

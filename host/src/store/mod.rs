@@ -15,8 +15,9 @@
 //!   crash or `kill -9` leaves the last committed state intact; a batch is all or
 //!   nothing.
 //! - After an I/O error (a full disk) redb refuses every later operation on that handle;
-//!   the next write closes and reopens the file, and the failed batch is retried by the
-//!   writer, never dropped.
+//!   the next write closes and reopens the file (readers get
+//!   [`StoreError::Reopening`] meanwhile, or until the disk has room for redb's repair),
+//!   and the failed batch is retried by the writer, never dropped.
 
 mod bits;
 mod codec;

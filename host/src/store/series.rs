@@ -21,6 +21,7 @@ use super::tables::{SERIES_CHUNKS, SERIES_INFO, SERIES_KEYS, SERIES_OPEN, legacy
 use super::{Store, StoreError};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// Largest sealed chunk: with its 16-byte key and redb's leaf framing it still fits one
 /// 4 KiB page; a byte more and the leaf takes an 8 KiB allocation.
@@ -235,25 +236,21 @@ impl Store {
         let chunks = tx
             .open_table(SERIES_CHUNKS)
             .map_err(self.io("opening table series_chunks"))?;
-        // Newest first, until the limit.
-        let mut out: Vec<(i64, f64)> = Vec::new();
-        let take = |d: codec::Decoded, out: &mut Vec<(i64, f64)>| {
-            for (t, v) in d.ts.iter().zip(&d.columns[0]).rev() {
-                if out.len() >= limit {
-                    return;
-                }
-                if (from_ms..=to_ms).contains(t) {
-                    out.push((*t, *v));
-                }
-            }
+        // Chunks newest first, until they hold `limit` points in range.
+        let mut parts: Vec<(codec::Decoded, Range<usize>)> = Vec::new();
+        let mut raw = 0usize;
+        let mut keep = |d: codec::Decoded, raw: &mut usize| {
+            let r = in_range(&d.ts, from_ms, to_ms);
+            *raw += r.len();
+            parts.push((d, r));
         };
         if let Some(b) = open.get(id).map_err(self.io("reading an open chunk"))? {
             let b = b.value();
             let h = codec::chunk_header(b).map_err(self.corrupt("reading an open chunk"))?;
             if h.count > 0 && h.first_ms <= to_ms && h.last_ms >= from_ms {
-                take(
+                keep(
                     codec::decode_chunk(b).map_err(self.corrupt("reading an open chunk"))?,
-                    &mut out,
+                    &mut raw,
                 );
             }
         }
@@ -262,7 +259,7 @@ impl Store {
             .map_err(self.io("reading series chunks"))?
             .rev()
         {
-            if out.len() >= limit {
+            if raw >= limit {
                 break;
             }
             let (_, v) = row.map_err(self.io("reading series chunks"))?;
@@ -271,27 +268,48 @@ impl Store {
             if h.last_ms < from_ms {
                 break;
             }
-            take(
+            keep(
                 codec::decode_chunk(b).map_err(self.corrupt("reading a series chunk"))?,
-                &mut out,
+                &mut raw,
             );
         }
-        if out.len() < limit {
+        let mut rollups = Vec::new();
+        if raw < limit {
             let oldest_raw = oldest_raw_ms(self, &open, &chunks, id)?;
             let to = oldest_raw.map_or(to_ms, |o| to_ms.min(o.saturating_sub(1)));
             if from_ms <= to {
-                let rollups = super::retention::read_rollups(self, &tx, id, from_ms, to)?;
-                for r in rollups.iter().rev() {
-                    if out.len() >= limit {
-                        break;
-                    }
-                    out.push((r.hour_ms, r.mean));
-                }
+                rollups = super::retention::read_rollups(self, &tx, id, from_ms, to)?;
             }
         }
-        out.reverse();
+        // Oldest first: the newest rollups that fit, then raw points, skipping the
+        // oldest raw ones past the limit.
+        let raw_kept = raw.min(limit);
+        let rollups_kept = rollups.len().min(limit - raw_kept);
+        let mut out = Vec::with_capacity(raw_kept + rollups_kept);
+        out.extend(
+            rollups[rollups.len() - rollups_kept..]
+                .iter()
+                .map(|r| (r.hour_ms, r.mean)),
+        );
+        let mut skip = raw - raw_kept;
+        for (d, r) in parts.iter().rev() {
+            let dropped = skip.min(r.len());
+            skip -= dropped;
+            let r = r.start + dropped..r.end;
+            out.extend(
+                d.ts[r.clone()]
+                    .iter()
+                    .copied()
+                    .zip(d.columns[0][r].iter().copied()),
+            );
+        }
         Ok(out)
     }
+}
+
+/// The indices of sorted timestamps within `[from_ms, to_ms]`.
+fn in_range(ts: &[i64], from_ms: i64, to_ms: i64) -> Range<usize> {
+    ts.partition_point(|&t| t < from_ms)..ts.partition_point(|&t| t <= to_ms)
 }
 
 fn oldest_raw_ms(
