@@ -190,7 +190,14 @@ fn chain_asserts(seen: &Seen) -> usize {
         .find(|p| p.slot == 82)
         .expect("slot 82 duty");
     assert_eq!((p.validator, p.outcome), (6, BlockOutcome::Missed));
-    // Sync committee: every validator sits in it; 6 and 7 signed nothing while offline.
+    // Sync committee: every validator sits in it, this period and (once the node
+    // serves the next period's duties) the next.
+    assert!(
+        seen.epoch_inputs
+            .values()
+            .any(|i| i.next_sync_committee == (0..8).collect::<Vec<u64>>())
+    );
+    // 6 and 7 signed nothing while offline.
     let r = &seen.epochs[&17][&7];
     assert_eq!(r.sync_member, Some(true));
     assert!(r.sync_expected > 0 && r.sync_signed == 0, "{r:?}");

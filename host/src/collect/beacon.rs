@@ -45,9 +45,10 @@ impl BeaconError {
         }
     }
 
-    /// True when the node is up but the data does not exist (yet, or any more).
+    /// True when the node is up but the data does not exist (yet, or any more) or the
+    /// request is outside what it serves (400: e.g. duties too far ahead).
     pub fn is_missing(&self) -> bool {
-        matches!(self.status(), Some(404 | 500 | 503))
+        matches!(self.status(), Some(400 | 404 | 500 | 503))
     }
 }
 

@@ -131,6 +131,8 @@ pub struct ChainCollector {
     seen_at: HashMap<u64, i64>,
     /// Latest finalized epoch the primary reported.
     finalized_epoch: Option<u64>,
+    /// Watched validators in the next sync committee period, and the period it is for.
+    next_sync: (u64, Vec<u64>),
 }
 
 impl ChainCollector {
@@ -173,6 +175,7 @@ impl ChainCollector {
             last_slot_done: None,
             seen_at: HashMap::new(),
             finalized_epoch: None,
+            next_sync: (u64::MAX, Vec::new()),
         }
     }
 
@@ -473,6 +476,20 @@ impl ChainCollector {
                         .await
                 {
                     self.acc(e).sync_seats = d.into_iter().collect();
+                }
+            }
+            // Next period's sync committee, once per period: "a sync duty is coming".
+            let period_len = chain.spec.epochs_per_sync_committee_period.max(1);
+            let next_period = epoch / period_len + 1;
+            if self.next_sync.0 != next_period && !watched.is_empty() {
+                let first = next_period * period_len;
+                if let Some((d, _)) = self
+                    .on_primary("next sync duties", async |api| {
+                        api.sync_duties(first, &watched).await
+                    })
+                    .await
+                {
+                    self.next_sync = (next_period, d.into_iter().map(|(v, _)| v).collect());
                 }
             }
             if epoch > 0
@@ -835,7 +852,7 @@ impl ChainCollector {
             validators: columns(&rows, &node_name),
             proposals,
             upcoming_proposals: upcoming,
-            next_sync_committee: Vec::new(),
+            next_sync_committee: self.next_sync.1.clone(),
             network_stats: NetworkStats {
                 total_active_balance: None,
                 active_validators: None,
