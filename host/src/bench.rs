@@ -6,8 +6,8 @@
 //! latency (file renamed into the watched folder → new version answering).
 //!
 //! `store`: ingest rate (one core, batched), bytes on disk for a month of synthetic but
-//! realistic validator + node data (see [`month`]), and query latencies. A release
-//! build writes ≈ 50 M samples and 6.75 M outcome rows: about a minute.
+//! realistic validator + node data (see `month` below), and query latencies. A release
+//! build writes ≈ 42 M samples and 6.75 M outcome rows: two minutes or so here.
 
 use crate::plugins::types::{
     EpochInput, Input, LabelColumn, NetworkInfo, NetworkStats, NodeInput, SystemInfo,

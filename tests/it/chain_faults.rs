@@ -166,3 +166,70 @@ async fn failover_to_the_second_node() {
     primary.stop().await;
     fallback.stop().await;
 }
+
+/// A reorg takes away a watched validator's block: the collector re-reads the replaced
+/// slots and the proposal is counted orphaned, not proposed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorged_proposal_is_counted_orphaned() {
+    let r = replay(40).await;
+    let http = vigil::daemon::http_client().unwrap();
+    let mut chain = ChainCollector::new(
+        "devnet",
+        &[("bn".into(), r.beacon_url())],
+        &(0..8).collect::<Vec<_>>(),
+        http,
+    );
+    // Wait for a block early in an epoch, then take it away.
+    let mut target: Option<(u64, u64)> = None;
+    for _ in 0..40 {
+        for o in tick(&mut chain).await {
+            if let Observation::Slot(s) = o
+                && target.is_none()
+                && s.outcome == vigil::plugins::types::BlockOutcome::Proposed
+                && s.slot % 8 == 1
+            {
+                target = Some((s.slot, s.proposer.unwrap()));
+            }
+        }
+        if target.is_some() {
+            break;
+        }
+    }
+    let (slot, proposer) = target.expect("a block early in an epoch");
+    r.faults().orphan_block(slot);
+    let epoch = slot / 8;
+    let mut delivered = None;
+    for _ in 0..40 {
+        for o in tick(&mut chain).await {
+            if let Observation::Epoch { input, rows, .. } = o
+                && input.epoch == epoch
+            {
+                delivered = Some((input, rows));
+            }
+        }
+        if delivered.as_ref().is_some_and(|(i, _)| i.epoch == epoch)
+            && chain
+                .chain()
+                .unwrap()
+                .slot_at(vigil::daemon::now_ms())
+                .unwrap_or(0)
+                > (epoch + 2) * 8 + 4
+        {
+            break;
+        }
+    }
+    let (input, rows) = delivered.expect("the epoch was delivered");
+    let p = input
+        .proposals
+        .iter()
+        .find(|p| p.slot == slot)
+        .expect("the duty is listed");
+    assert_eq!(
+        (p.validator, p.outcome),
+        (proposer, vigil::plugins::types::BlockOutcome::Orphaned)
+    );
+    let row = rows.iter().find(|r| r.validator == proposer).unwrap();
+    assert_eq!(row.proposals_orphaned, 1, "{row:?}");
+    assert_eq!(row.proposals_made + 1, row.proposals_assigned, "{row:?}");
+    r.stop().await;
+}

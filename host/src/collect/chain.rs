@@ -827,6 +827,8 @@ impl ChainCollector {
                         block: Some((p, _)),
                         ..
                     }) if *p == validator => BlockOutcome::Proposed,
+                    // Seen, then gone from the canonical chain.
+                    _ if acc.orphaned.get(&slot) == Some(&validator) => BlockOutcome::Orphaned,
                     Some(SlotSeen { block: None, .. }) => BlockOutcome::Missed,
                     _ => BlockOutcome::Unknown,
                 },

@@ -35,6 +35,10 @@ struct Inner {
     sse_drops: watch::Sender<u64>,
     /// Bumped when a listener may have to close or reopen.
     listeners: watch::Sender<u64>,
+    /// Slots whose block the node no longer has (a reorg took it).
+    orphaned: Mutex<HashSet<u64>>,
+    /// `chain_reorg` events pushed to open streams: (slot, depth).
+    reorgs: watch::Sender<Vec<(u64, u64)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -64,6 +68,8 @@ impl Faults {
                 genesis: Mutex::new(None),
                 sse_drops: watch::Sender::new(0),
                 listeners: watch::Sender::new(0),
+                orphaned: Mutex::new(HashSet::new()),
+                reorgs: watch::Sender::new(Vec::new()),
             }),
         }
     }
@@ -176,6 +182,23 @@ impl Faults {
     }
 
     /// Changes whenever open SSE streams must end.
+    /// Simulate a reorg that orphaned the block at `slot`: from now on its header and
+    /// block answer 404, and open event streams get a `chain_reorg` event at `slot + 1`
+    /// of depth 2 (the block and its child were replaced).
+    pub fn orphan_block(&self, slot: u64) {
+        lock(&self.inner.orphaned).insert(slot);
+        self.inner.reorgs.send_modify(|r| r.push((slot + 1, 2)));
+    }
+
+    /// True when a simulated reorg took the block at `slot`.
+    pub(crate) fn is_orphaned(&self, slot: u64) -> bool {
+        lock(&self.inner.orphaned).contains(&slot)
+    }
+
+    pub(crate) fn reorgs(&self) -> watch::Receiver<Vec<(u64, u64)>> {
+        self.inner.reorgs.subscribe()
+    }
+
     pub(crate) fn sse_drops(&self) -> watch::Receiver<u64> {
         self.inner.sse_drops.subscribe()
     }

@@ -89,6 +89,20 @@ async fn beacon_handler(
         )
             .into_response();
     }
+    // Blocks a simulated reorg took away are gone, as on a real node.
+    let path = uri.path();
+    let taken = ["/eth/v1/beacon/headers/", "/eth/v2/beacon/blocks/"]
+        .iter()
+        .filter_map(|p| path.strip_prefix(p))
+        .filter_map(|id| id.parse::<u64>().ok())
+        .any(|slot| app.faults.is_orphaned(slot));
+    if taken {
+        let id = path.rsplit('/').next().unwrap_or_default();
+        return reply_response(beacon::lodestar_error(
+            404,
+            format!("No block found for id '{id}'"),
+        ));
+    }
     let request = Request {
         method: method.as_str(),
         path: uri.path(),

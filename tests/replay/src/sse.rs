@@ -60,6 +60,9 @@ struct StreamState {
     /// Index of the next event in `rec.sse` to consider.
     next: usize,
     drops: watch::Receiver<u64>,
+    /// Simulated reorgs, and how many of them this stream has sent.
+    reorgs: watch::Receiver<Vec<(u64, u64)>>,
+    reorgs_sent: usize,
     last_sent: Instant,
     done: bool,
 }
@@ -99,7 +102,10 @@ pub(crate) fn body(
 ) -> Body {
     let next = rec.sse.partition_point(|e| e.t_ms <= now);
     let drops = faults.sse_drops();
+    let reorgs = faults.reorgs();
     let state = StreamState {
+        reorgs,
+        reorgs_sent: 0,
         rec,
         clock,
         faults,
@@ -123,6 +129,18 @@ fn events(state: StreamState) -> impl Stream<Item = io::Result<Bytes>> + Send {
             let wait = due.map_or(keep_alive_in, |t| st.clock.until(t).min(keep_alive_in));
             tokio::select! {
                 biased;
+                Ok(()) = st.reorgs.changed() => {
+                    let pending: Vec<(u64, u64)> = st.reorgs.borrow_and_update().iter().skip(st.reorgs_sent).copied().collect();
+                    st.reorgs_sent += pending.len();
+                    let frames: String = pending
+                        .iter()
+                        .map(|(slot, depth)| format!("event: chain_reorg\ndata: {{\"slot\":\"{slot}\",\"depth\":\"{depth}\"}}\n\n"))
+                        .collect();
+                    if !frames.is_empty() {
+                        st.last_sent = Instant::now();
+                        return Some((Ok(Bytes::from(frames)), st));
+                    }
+                }
                 _ = st.drops.changed() => {
                     // An error (not the end of the stream) makes hyper abort the
                     // connection without the final chunk: a cut, not a clean close.
