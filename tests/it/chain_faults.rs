@@ -163,6 +163,28 @@ async fn failover_to_the_second_node() {
         served_by_fallback,
         "slots were collected from the fallback, tagged with its name"
     );
+    let scores = chain.health_scores();
+    assert!(scores[0].1 < 0.5 && scores[1].1 > 0.9, "{scores:?}");
+    // Back up: the primary must be good for a few ticks before it serves again.
+    primary.faults().set_down(false);
+    let mut served: Vec<String> = Vec::new();
+    for _ in 0..12 {
+        for o in tick(&mut chain).await {
+            if let Observation::Slot(s) = o {
+                served.push(s.node);
+            }
+        }
+    }
+    assert_eq!(
+        served.first().map(String::as_str),
+        Some("fallback"),
+        "{served:?}"
+    );
+    assert_eq!(
+        served.last().map(String::as_str),
+        Some("primary"),
+        "{served:?}"
+    );
     primary.stop().await;
     fallback.stop().await;
 }

@@ -31,6 +31,14 @@ use tokio::sync::mpsc;
 pub const SLOT_OFFSET: f64 = 0.4;
 /// Slot of each epoch at which the previous epoch's liveness and rewards are fetched.
 pub const EPOCH_WORK_SLOT: u64 = 4;
+/// Weight of the latest tick in a node's health score (an exponential average).
+const SCORE_WEIGHT: f64 = 0.3;
+/// Score a node needs to be (or become again) the preferred primary: about four good
+/// ticks in a row after a failure.
+const PREFERRED_SCORE: f64 = 0.75;
+/// Slots a head may trail the wall clock and the node still count as healthy: a late
+/// block is normal, three slots behind is not.
+const MAX_HEALTHY_HEAD_LAG: i64 = 2;
 /// Epochs of accumulators kept (the current, two being completed, one spare).
 const EPOCHS_KEPT: u64 = 4;
 
@@ -63,6 +71,8 @@ pub struct BeaconNode {
     pub api: BeaconApi,
     client: Option<ClientVersion>,
     healthy: bool,
+    /// Moving average of healthy ticks, 0..1.
+    score: f64,
     reorgs: (u64, u64),
     events: mpsc::Receiver<ChainEvent>,
 }
@@ -158,6 +168,7 @@ impl ChainCollector {
                     api: BeaconApi::new(url, http.clone()),
                     client: None,
                     healthy: true,
+                    score: 1.0,
                     reorgs: (0, 0),
                     events: rx,
                 }
@@ -208,11 +219,33 @@ impl ChainCollector {
         }
     }
 
+    /// The node to ask: the first in config order that is healthy now and has been
+    /// steadily ([`PREFERRED_SCORE`]); else the healthy one with the best score; else
+    /// the first. The score makes a node that flaps lose the primary role until it has
+    /// been good for a few ticks.
     fn primary(&self) -> Option<usize> {
         self.nodes
             .iter()
-            .position(|n| n.healthy)
+            .position(|n| n.healthy && n.score >= PREFERRED_SCORE)
+            .or_else(|| {
+                (0..self.nodes.len())
+                    .filter(|&i| self.nodes[i].healthy)
+                    .max_by(|&a, &b| {
+                        self.nodes[a]
+                            .score
+                            .total_cmp(&self.nodes[b].score)
+                            .then(b.cmp(&a))
+                    })
+            })
             .or((!self.nodes.is_empty()).then_some(0))
+    }
+
+    /// Health scores of the nodes (0..1, an average of recent ticks), in config order.
+    pub fn health_scores(&self) -> Vec<(String, f64)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.score))
+            .collect()
     }
 
     /// Run a request on the primary node, falling back to the others in order.
@@ -404,6 +437,8 @@ impl ChainCollector {
                 st.error = Some(e.to_string());
                 self.nodes[i].healthy = false;
                 if !st.reachable {
+                    let node = &mut self.nodes[i];
+                    node.score *= 1.0 - SCORE_WEIGHT;
                     return st;
                 }
             }
@@ -422,7 +457,16 @@ impl ChainCollector {
             st.finalized_epoch = Some(fin);
             st.justified_epoch = Some(just);
         }
-        self.nodes[i].healthy = st.error.is_none() && st.is_syncing == Some(false);
+        // Healthy: answering, synced, and its head keeping up with the clock.
+        let ok = st.error.is_none()
+            && st.is_syncing == Some(false)
+            && st.head_lag_slots.is_none_or(|l| l <= MAX_HEALTHY_HEAD_LAG);
+        let node = &mut self.nodes[i];
+        node.score = node.score * (1.0 - SCORE_WEIGHT) + if ok { SCORE_WEIGHT } else { 0.0 };
+        if node.healthy != ok {
+            tracing::info!(node = %node.name, healthy = ok, score = format!("{:.2}", node.score), "beacon node health changed");
+        }
+        node.healthy = ok;
         st
     }
 
