@@ -138,6 +138,18 @@ fn plugins_test_prints_findings_and_json() {
     );
 }
 
+/// A daemon child process, killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The daemon end to end: starts on a config, loads a plugin, picks up a new one
 /// dropped into its folder, refuses a bad config edit, and stops on SIGINT.
 #[test]
@@ -149,17 +161,19 @@ fn daemon_hot_reloads_plugins_and_config() {
     let cfg = "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
                [[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n";
     std::fs::write(p.join("vigil.toml"), cfg).unwrap();
-    let mut child = vigil()
-        .args(["run", "--config"])
-        .arg(p.join("vigil.toml"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Daemon(
+        vigil()
+            .args(["run", "--config"])
+            .arg(p.join("vigil.toml"))
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let log = Arc::new(Mutex::new(String::new()));
     let reader = {
         let log = log.clone();
-        let stderr = child.stderr.take().unwrap();
+        let stderr = child.0.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log.lock().unwrap().push_str(&(line + "\n"));
@@ -199,9 +213,9 @@ fn daemon_hot_reloads_plugins_and_config() {
     );
     // SIGINT: a clean stop.
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.0.id().to_string()])
         .status();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     reader.join().unwrap();
     assert!(status.success(), "{status}: {}", log.lock().unwrap());
     assert!(has("stopping"));
