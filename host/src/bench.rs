@@ -316,18 +316,7 @@ fn empty_node_tick() -> Input {
         consensus: Vec::new(),
         execution: Vec::new(),
         metrics: Vec::new(),
-        system: SystemInfo {
-            disks: Vec::new(),
-            cpu_percent: None,
-            load1: None,
-            load5: None,
-            load15: None,
-            memory_used_bytes: None,
-            memory_total_bytes: None,
-            net_rx_bytes: None,
-            net_tx_bytes: None,
-            clock_offset_ms: None,
-        },
+        system: SystemInfo::unknown(),
     })
 }
 

@@ -442,10 +442,20 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                         }
                     }
                     for o in observations {
-                        let input = to_input(o.clone(), &mut side).await;
-                        let node = match &input { Input::Node(n) => Some(n), _ => None };
-                        if let Err(e) = recorder.record(&o, node).await {
-                            tracing::error!("not stored: {e}");
+                        // Store first (by reference), then move the observation into
+                        // the plugin input: epoch rows are not copied on the way.
+                        let stored = match &o {
+                            Observation::Nodes { .. } => None,
+                            other => Some(recorder.record(other, None).await),
+                        };
+                        let input = to_input(o, &mut side).await;
+                        let stored = match (&input, stored) {
+                            (Input::Node(n), None) => recorder.record_node(n).await,
+                            (_, Some(r)) => r,
+                            (_, None) => Ok(()),
+                        };
+                        if let Err(e) = stored {
+                            tracing::error!("collected data not stored (it still reaches the plugins): {e}");
                         }
                         if tx.try_send(input).is_err() {
                             tracing::warn!("plugins are falling behind: an input was dropped (evaluation queue full)");

@@ -138,22 +138,27 @@ impl Recorder {
             }
             Observation::Slot(s) => self.write(slot_points(s)).await,
             Observation::Nodes { .. } => match node {
-                Some(n) => {
-                    let mut points = node_points(n);
-                    let epoch = n
-                        .wall_slot
-                        .zip(n.network.as_ref())
-                        .map(|(s, net)| s / net.slots_per_epoch.max(1) as u64);
-                    if epoch.is_some() && epoch != self.last_metrics_epoch {
-                        self.last_metrics_epoch = epoch;
-                        points.extend(metric_points(n));
-                    }
-                    self.write(points).await
-                }
+                Some(n) => self.record_node(n).await,
                 None => Ok(()),
             },
             Observation::Reset(_) => Ok(()),
         }
+    }
+}
+
+impl Recorder {
+    /// Store a completed node tick: node figures every tick, client metrics once an epoch.
+    pub async fn record_node(&mut self, n: &NodeInput) -> Result<(), StoreError> {
+        let mut points = node_points(n);
+        let epoch = n
+            .wall_slot
+            .zip(n.network.as_ref())
+            .map(|(s, net)| s / net.slots_per_epoch.max(1) as u64);
+        if epoch.is_some() && epoch != self.last_metrics_epoch {
+            self.last_metrics_epoch = epoch;
+            points.extend(metric_points(n));
+        }
+        self.write(points).await
     }
 }
 

@@ -53,7 +53,7 @@ async fn replayed_outcomes_and_series_are_stored() {
                     consensus: nodes.clone(),
                     execution: Vec::new(),
                     metrics: Vec::new(),
-                    system: crate::support::empty_system(),
+                    system: vigil::plugins::types::SystemInfo::unknown(),
                 }),
                 vigil::collect::chain::Observation::Epoch { input, .. } => {
                     delivered.insert(input.epoch);

@@ -350,6 +350,13 @@ impl BeaconApi {
         }
     }
 
+    /// The `data` array of an answer, or a malformed-answer error naming the URL.
+    fn data_array<'a>(&self, path: &str, v: &'a Value) -> Result<&'a Vec<Value>, BeaconError> {
+        self.data(path, v)?
+            .as_array()
+            .ok_or_else(|| self.malformed(path, "`data` array"))
+    }
+
     fn data<'a>(&self, path: &str, v: &'a Value) -> Result<&'a Value, BeaconError> {
         v.get("data").ok_or_else(|| self.malformed(path, "`data`"))
     }
@@ -533,10 +540,7 @@ impl BeaconApi {
             },
         };
         let want: std::collections::BTreeSet<u64> = indices.iter().copied().collect();
-        let list = self
-            .data(p, &v)?
-            .as_array()
-            .ok_or_else(|| self.malformed(p, "data array"))?;
+        let list = self.data_array(p, &v)?;
         Ok(list
             .iter()
             .filter_map(|e| {
@@ -570,10 +574,7 @@ impl BeaconApi {
     pub async fn proposer_duties(&self, epoch: u64) -> Result<Vec<(u64, u64)>, BeaconError> {
         let p = format!("/eth/v1/validator/duties/proposer/{epoch}");
         let v = self.get(&p).await?;
-        let list = self
-            .data(&p, &v)?
-            .as_array()
-            .ok_or_else(|| self.malformed(&p, "data array"))?;
+        let list = self.data_array(&p, &v)?;
         Ok(list
             .iter()
             .filter_map(|d| Some((num_u64(&d["slot"])?, num_u64(&d["validator_index"])?)))
@@ -589,10 +590,7 @@ impl BeaconApi {
         let p = format!("/eth/v1/validator/duties/attester/{epoch}");
         let ids: Vec<String> = indices.iter().map(u64::to_string).collect();
         let v = self.post(&p, &serde_json::json!(ids)).await?;
-        let list = self
-            .data(&p, &v)?
-            .as_array()
-            .ok_or_else(|| self.malformed(&p, "data array"))?;
+        let list = self.data_array(&p, &v)?;
         Ok(list
             .iter()
             .filter_map(|d| {
@@ -616,10 +614,7 @@ impl BeaconApi {
         let p = format!("/eth/v1/validator/duties/sync/{epoch}");
         let ids: Vec<String> = indices.iter().map(u64::to_string).collect();
         let v = self.post(&p, &serde_json::json!(ids)).await?;
-        let list = self
-            .data(&p, &v)?
-            .as_array()
-            .ok_or_else(|| self.malformed(&p, "data array"))?;
+        let list = self.data_array(&p, &v)?;
         Ok(list
             .iter()
             .filter_map(|d| {
@@ -642,10 +637,7 @@ impl BeaconApi {
         indices: &[u64],
     ) -> Result<Option<Vec<(u64, bool)>>, BeaconError> {
         let parse = |p: &str, v: Value| -> Result<Option<Vec<(u64, bool)>>, BeaconError> {
-            let list = self
-                .data(p, &v)?
-                .as_array()
-                .ok_or_else(|| self.malformed(p, "data array"))?;
+            let list = self.data_array(p, &v)?;
             Ok(Some(
                 list.iter()
                     .filter_map(|d| Some((num_u64(&d["index"])?, d["is_live"].as_bool()?)))
@@ -797,10 +789,7 @@ impl BeaconApi {
         let ids: Vec<String> = indices.iter().map(u64::to_string).collect();
         match self.post(&p, &serde_json::json!(ids)).await {
             Ok(v) => {
-                let list = self
-                    .data(&p, &v)?
-                    .as_array()
-                    .ok_or_else(|| self.malformed(&p, "data array"))?;
+                let list = self.data_array(&p, &v)?;
                 Ok(Some(
                     list.iter()
                         .filter_map(|r| {

@@ -23,7 +23,7 @@ use crate::plugins::types::{
     BlockOutcome, ClientVersion, ConsensusNode, EpochInput, LabelColumn, NetworkInfo, NetworkStats,
     Proposal, ResetInput, SlotInput, ValidatorColumns,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use tokio::sync::mpsc;
 
 /// How far into a slot its work starts, as a fraction: after the block's usual arrival
@@ -918,16 +918,6 @@ impl ChainCollector {
                 chain_id: None,
             },
         }
-    }
-
-    /// The configured validators, sorted.
-    pub fn validators(&self) -> &[u64] {
-        &self.validators
-    }
-
-    /// Names of the watched validator set's nodes, for logs.
-    pub fn node_names(&self) -> BTreeSet<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 }
 

@@ -43,3 +43,21 @@ pub mod types {
     };
     pub use super::bindings::vigil::plugin::types::{InputKind, NetworkInfo, Severity};
 }
+
+impl types::SystemInfo {
+    /// A `system` section with nothing known (no sample taken, or a fixture).
+    pub fn unknown() -> types::SystemInfo {
+        types::SystemInfo {
+            disks: Vec::new(),
+            cpu_percent: None,
+            load1: None,
+            load5: None,
+            load15: None,
+            memory_used_bytes: None,
+            memory_total_bytes: None,
+            net_rx_bytes: None,
+            net_tx_bytes: None,
+            clock_offset_ms: None,
+        }
+    }
+}

@@ -54,18 +54,7 @@ pub(crate) fn node_tick(seq: u64) -> Input {
         consensus: vec![beacon("bn-1", 50)],
         execution: Vec::new(),
         metrics: Vec::new(),
-        system: SystemInfo {
-            disks: Vec::new(),
-            cpu_percent: None,
-            load1: None,
-            load5: None,
-            load15: None,
-            memory_used_bytes: None,
-            memory_total_bytes: None,
-            net_rx_bytes: None,
-            net_tx_bytes: None,
-            clock_offset_ms: None,
-        },
+        system: SystemInfo::unknown(),
     })
 }
 
@@ -125,20 +114,4 @@ pub(crate) fn test_limits() -> Limits {
 /// The workspace root.
 pub(crate) fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-/// A `system` section with nothing known.
-pub(crate) fn empty_system() -> SystemInfo {
-    SystemInfo {
-        disks: Vec::new(),
-        cpu_percent: None,
-        load1: None,
-        load5: None,
-        load15: None,
-        memory_used_bytes: None,
-        memory_total_bytes: None,
-        net_rx_bytes: None,
-        net_tx_bytes: None,
-        clock_offset_ms: None,
-    }
 }
