@@ -35,6 +35,18 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Alert lifecycle, grouping and the root route.
+    #[serde(default)]
+    pub alerting: super::alerting::AlertingConfig,
+    /// Notification receivers.
+    #[serde(default)]
+    pub receiver: Vec<super::alerting::ReceiverConfig>,
+    /// Routes under the root (`[alerting]`), tried in order.
+    #[serde(default)]
+    pub route: Vec<super::alerting::RouteConfig>,
+    /// Inhibition rules (in addition to the default one).
+    #[serde(default)]
+    pub inhibit: Vec<super::alerting::InhibitConfig>,
 }
 
 impl Default for Config {
@@ -49,6 +61,10 @@ impl Default for Config {
             validators: ValidatorsConfig::default(),
             collect: CollectConfig::default(),
             log: LogConfig::default(),
+            alerting: Default::default(),
+            receiver: Vec::new(),
+            route: Vec::new(),
+            inhibit: Vec::new(),
         }
     }
 }
