@@ -7,6 +7,7 @@
 
 mod support;
 
+mod alerts;
 mod chain;
 mod chain_faults;
 mod cli;

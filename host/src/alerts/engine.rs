@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// A refused engine operation.
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +124,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
     feed: broadcast::Sender<AlertEvent>,
-    /// Woken when new notifications are queued.
-    pub(crate) delivery: Arc<Notify>,
+    /// Bumped when notifications are queued (the delivery workers watch it).
+    pub(crate) delivery: watch::Sender<u64>,
     /// Woken when the timers may have moved earlier.
     pub(crate) timers: Arc<Notify>,
     /// When the next group timer is due (wall ms; `i64::MAX`: none).
@@ -200,7 +200,7 @@ impl Engine {
             clock,
             inner: Mutex::new(inner),
             feed,
-            delivery: Arc::new(Notify::new()),
+            delivery: watch::channel(0).0,
             timers: Arc::new(Notify::new()),
             next_due: AtomicI64::new(i64::MAX),
         });
@@ -234,7 +234,7 @@ impl Engine {
     pub fn reconfigure(&self, settings: Settings) {
         self.settings.store(Arc::new(settings));
         self.timers.notify_one();
-        self.delivery.notify_waiters();
+        self.wake_delivery();
     }
 
     /// Take in one evaluation's findings, then run the timers.
@@ -295,6 +295,7 @@ impl Engine {
             }
         }
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -921,9 +922,12 @@ impl Engine {
             let _ = self.feed.send(e);
         }
         if queued {
-            self.delivery.notify_waiters();
+            self.wake_delivery();
         }
-        self.timers.notify_one();
+    }
+
+    fn wake_delivery(&self) {
+        self.delivery.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// Every alert the engine tracks (pending, firing, recently resolved), most severe
@@ -1018,6 +1022,7 @@ impl Engine {
         inner.dirty.insert(id);
         push_event(&mut inner, &alert, EventKind::Acked, now, who.to_string());
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(alert)
     }
 
@@ -1073,6 +1078,7 @@ impl Engine {
             detail,
         });
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(s.id)
     }
 
@@ -1102,6 +1108,7 @@ impl Engine {
             detail: String::new(),
         });
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(s)
     }
 
@@ -1165,7 +1172,7 @@ impl Engine {
                 seq,
             });
         }
-        self.delivery.notify_waiters();
+        self.wake_delivery();
         Ok(item)
     }
 
@@ -1178,7 +1185,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let n = test_notification(receiver, now);
         let seq = self.store.outbox_push(receiver, &queued(n, now).encode())?;
-        self.delivery.notify_waiters();
+        self.wake_delivery();
         Ok(seq)
     }
 }

@@ -13,10 +13,12 @@
 //! - [`clock`]: the injectable wall clock.
 
 pub mod clock;
+pub mod control;
 pub mod engine;
 pub mod matcher;
 pub mod model;
 pub mod notification;
+pub mod outbox;
 pub mod settings;
 pub mod silence;
 

@@ -37,7 +37,7 @@ pub(crate) fn settings(toml: &str, dir: &Path) -> Settings {
     Settings::from_loaded(&c).unwrap()
 }
 
-const HOOK: &str =
+pub(crate) const HOOK: &str =
     "[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n";
 
 impl T {

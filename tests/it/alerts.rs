@@ -1,0 +1,364 @@
+//! The alert engine and its outbox against a real HTTP receiver on 127.0.0.1:
+//! signed deliveries, a receiver down for ten minutes of (compressed) time, a hanging
+//! receiver, a refusing one, and a config reload changing routes mid-flight.
+
+use crate::support::receiver::{HttpReceiver, Mode};
+use crate::support::wait_until;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use vigil::alerts::{Clock, Engine, ManualClock, Settings, SystemClock};
+use vigil::plugins::types::{AlertCondition, InputKind, Severity};
+use vigil::store::Store;
+
+pub(crate) fn cond(name: &str, node: &str, validators: &[u64]) -> AlertCondition {
+    AlertCondition {
+        name: name.into(),
+        severity: Severity::Critical,
+        subject: vec![("node".into(), node.into())],
+        summary: format!("{name} on {node}"),
+        value: None,
+        threshold: None,
+        validators: validators.to_vec(),
+        affected_count: validators.len() as u64,
+    }
+}
+
+pub(crate) fn settings(dir: &Path, toml: &str) -> Settings {
+    let c = vigil::config::load_str(&dir.join("vigil.toml"), toml).unwrap();
+    Settings::from_loaded(&c).unwrap()
+}
+
+/// An engine on a temp store with its delivery tasks running.
+struct Rig {
+    dir: tempfile::TempDir,
+    engine: Arc<Engine>,
+    rt: tokio::runtime::Runtime,
+    delivery: Option<vigil::alerts::outbox::Delivery>,
+}
+
+impl Rig {
+    fn new(toml: &str, clock: Arc<dyn Clock>) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("vigil.redb")).unwrap());
+        let engine = Engine::new(settings(dir.path(), toml), store, clock).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let delivery = rt.block_on(async {
+            vigil::alerts::outbox::spawn(engine.clone(), vigil::daemon::http_client().unwrap())
+        });
+        Rig {
+            dir,
+            engine,
+            rt,
+            delivery: Some(delivery),
+        }
+    }
+
+    fn eval(&self, plugin: &str, kind: InputKind, conds: &[AlertCondition]) {
+        self.engine.observe_conditions(
+            kind,
+            self.engine.now_ms(),
+            &[plugin.to_string()],
+            conds.iter().map(|c| (plugin, c)),
+        );
+    }
+
+    fn drained(&self) -> bool {
+        self.engine.outbox_list().unwrap().is_empty()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(d) = self.delivery.take() {
+            let _guard = self.rt.enter();
+            d.stop();
+        }
+    }
+}
+
+fn hook(url: &str, extra: &str) -> String {
+    format!("[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}/hook\"\n{extra}")
+}
+
+#[test]
+fn webhook_gets_signed_alertmanager_json_and_the_resolution() {
+    let recv = HttpReceiver::start(Mode::Ok);
+    let secret_dir = tempfile::tempdir().unwrap();
+    std::fs::write(secret_dir.path().join("hook.key"), "s3cret-key\n").unwrap();
+    let cfg = format!(
+        "[alerting]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\ngroup_interval = \"100ms\"\n{}",
+        hook(
+            &recv.url,
+            &format!(
+                "secret_file = \"{}\"\n",
+                secret_dir.path().join("hook.key").display()
+            )
+        )
+    );
+    let rig = Rig::new(&cfg, Arc::new(SystemClock));
+    rig.eval(
+        "node-sync",
+        InputKind::Node,
+        &[cond("node_unreachable", "bn-1", &[])],
+    );
+    assert!(wait_until(Duration::from_secs(20), || recv
+        .accepted()
+        .len()
+        == 1));
+    let got = &recv.accepted()[0];
+    assert_eq!(got.path, "/hook");
+    let expect = vigil::channels::webhook::signature(
+        &vigil::channels::secret::Secret::new("s3cret-key"),
+        &got.body,
+    );
+    assert_eq!(got.headers["x-vigil-signature"], expect);
+    let body = got.json();
+    assert_eq!(
+        got.headers["idempotency-key"],
+        body["idempotencyKey"].as_str().unwrap()
+    );
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["alerts"][0]["labels"]["name"], "node_unreachable");
+    assert_eq!(body["alerts"][0]["labels"]["node"], "bn-1");
+    // The secret never shows in what the engine exposes.
+    let settings_text = format!("{:?}", rig.engine.settings());
+    assert!(!settings_text.contains("s3cret-key"));
+    // Resolution.
+    rig.eval("node-sync", InputKind::Node, &[]);
+    assert!(wait_until(Duration::from_secs(20), || recv
+        .accepted()
+        .len()
+        == 2));
+    let body = recv.accepted()[1].json();
+    assert_eq!(body["status"], "resolved");
+    assert_ne!(body["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert!(wait_until(Duration::from_secs(5), || rig.drained()));
+    let log = rig.engine.delivery_log().unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(
+        log.iter()
+            .all(|i| i.attempts.len() == 1 && i.attempts[0].ok)
+    );
+    let listed = serde_json::to_string(&log).unwrap();
+    assert!(!listed.contains("s3cret-key"));
+}
+
+/// Ten minutes of replay time with the receiver answering 500, alerts firing,
+/// changing and resolving meanwhile; then the receiver comes back. Every notification
+/// arrives, each idempotency key accepted once, in order per group.
+#[test]
+fn webhook_down_ten_minutes_then_back_loses_nothing() {
+    let recv = HttpReceiver::start(Mode::Fail);
+    let clock = Arc::new(ManualClock::new(1_795_381_736_000));
+    let cfg = format!(
+        "[alerting]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\ngroup_interval = \"30s\"\nrepeat_interval = \"1h\"\ngroup_by = [\"name\", \"node\"]\n{}",
+        hook(
+            &recv.url,
+            "backoff_initial = \"1s\"\nbackoff_max = \"20s\"\ngive_up_after = \"1h\"\ntimeout = \"2s\"\nrate_limit_per_minute = 600\n"
+        )
+    );
+    let rig = Rig::new(&cfg, clock.clone());
+    for step in 0..60u64 {
+        let mut node = Vec::new();
+        if step < 20 {
+            node.push(cond("cl_syncing", "bn-0", &[]));
+        }
+        if step >= 5 {
+            node.push(cond("el_peers_low", "el-1", &[]));
+        }
+        rig.eval("node-sync", InputKind::Node, &node);
+        let missed: Vec<u64> = (0..=(step / 6)).collect();
+        let duty = if step % 20 < 15 {
+            vec![cond("attestations_missed", "bn-2", &missed)]
+        } else {
+            Vec::new()
+        };
+        rig.eval("missed-streak", InputKind::Epoch, &duty);
+        clock.advance(10_000);
+        rig.engine.tick();
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    let queued = rig.engine.outbox_list().unwrap().len();
+    assert!(queued >= 8, "{queued} notifications queued while down");
+    assert!(recv.accepted().is_empty());
+    assert!(recv.got().len() > 1, "retried while down");
+    recv.set(Mode::Ok);
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            clock.advance(1_000);
+            rig.drained()
+        }),
+        "outbox not drained: {:?}",
+        rig.engine.outbox_list().unwrap().len()
+    );
+    assert!(rig.engine.dead_letters().unwrap().is_empty());
+    let accepted = recv.accepted();
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_group: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for g in &accepted {
+        let b = g.json();
+        let key = b["idempotencyKey"].as_str().unwrap().to_string();
+        *per_key.entry(key.clone()).or_default() += 1;
+        // vigil-<group id>-<n>: a group's lifetime and its n-th notification.
+        let (group, n) = key.rsplit_once('-').unwrap();
+        per_group
+            .entry(group.to_string())
+            .or_default()
+            .push(n.parse().unwrap());
+    }
+    assert!(per_key.values().all(|c| *c == 1), "{per_key:?}");
+    let log = rig.engine.delivery_log().unwrap();
+    let logged: BTreeSet<String> = log
+        .iter()
+        .map(|i| i.notification.idempotency_key.clone())
+        .collect();
+    assert_eq!(logged, per_key.keys().cloned().collect());
+    // Received in the order they were queued.
+    let seq_of: BTreeMap<&str, u64> = log
+        .iter()
+        .map(|i| (i.notification.idempotency_key.as_str(), i.seq))
+        .collect();
+    let order: Vec<u64> = accepted
+        .iter()
+        .map(|g| seq_of[g.headers["idempotency-key"].as_str()])
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    for (g, seqs) in &per_group {
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{g}: {seqs:?}");
+    }
+    // cl_syncing fired and resolved: both were delivered.
+    let statuses: Vec<String> = accepted
+        .iter()
+        .map(|g| g.json())
+        .filter(|b| b["groupLabels"]["name"] == "cl_syncing")
+        .map(|b| b["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"]);
+}
+
+#[test]
+fn hanging_webhook_times_out_and_is_retried() {
+    let recv = HttpReceiver::start(Mode::Hang);
+    let cfg = hook(
+        &recv.url,
+        "timeout = \"300ms\"\nbackoff_initial = \"100ms\"\nbackoff_max = \"200ms\"\n",
+    );
+    let rig = Rig::new(&cfg, Arc::new(SystemClock));
+    let seq = rig.engine.test_receiver("hook").unwrap();
+    assert!(wait_until(Duration::from_secs(20), || {
+        rig.engine
+            .outbox_list()
+            .unwrap()
+            .first()
+            .is_some_and(|i| i.attempts.len() >= 2)
+    }));
+    let item = rig.engine.outbox_list().unwrap().remove(0);
+    assert!(
+        item.attempts[0].outcome.contains("timeout"),
+        "{:?}",
+        item.attempts
+    );
+    recv.set(Mode::Ok);
+    assert!(wait_until(Duration::from_secs(20), || rig.drained()));
+    let log = rig.engine.delivery_log().unwrap();
+    assert_eq!(log[0].seq, seq);
+    assert!(log[0].attempts.last().unwrap().ok);
+    assert_eq!(recv.accepted().len(), 1);
+}
+
+#[test]
+fn refused_notification_is_dead_lettered_and_retryable() {
+    let recv = HttpReceiver::start(Mode::BadRequest);
+    let rig = Rig::new(&hook(&recv.url, ""), Arc::new(SystemClock));
+    let seq = rig.engine.test_receiver("hook").unwrap();
+    assert!(wait_until(Duration::from_secs(20), || !rig
+        .engine
+        .dead_letters()
+        .unwrap()
+        .is_empty()));
+    let dead = rig.engine.dead_letters().unwrap().remove(0);
+    assert_eq!(dead.seq, seq);
+    assert!(
+        dead.last_error.as_deref().unwrap().contains("400"),
+        "{dead:?}"
+    );
+    assert_eq!(dead.attempts.len(), 1, "a 4xx is not retried");
+    recv.set(Mode::Ok);
+    rig.engine.retry("hook", seq).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || rig.drained()
+        && !rig.engine.delivery_log().unwrap().is_empty()));
+    let key = &rig.engine.delivery_log().unwrap()[0]
+        .notification
+        .idempotency_key;
+    assert_eq!(recv.accepted()[0].headers["idempotency-key"], *key);
+    assert!(rig.engine.dead_letters().unwrap().is_empty());
+    assert!(rig.engine.retry("hook", seq).is_err());
+}
+
+/// Notifications queued for a receiver stay its own when a reload routes elsewhere,
+/// even when the receiver is removed from the config; new alerts follow the new routes.
+#[test]
+fn config_reload_changing_routes_mid_flight_drops_nothing() {
+    let a = HttpReceiver::start(Mode::Fail);
+    let b = HttpReceiver::start(Mode::Ok);
+    let recv = |name: &str, url: &str| {
+        format!(
+            "[[receiver]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}\"\nbackoff_initial = \"100ms\"\nbackoff_max = \"200ms\"\n"
+        )
+    };
+    let before = format!(
+        "[alerting]\nreceiver = \"a\"\ngroup_wait = \"0s\"\n{}{}",
+        recv("a", &a.url),
+        recv("b", &b.url)
+    );
+    let rig = Rig::new(&before, Arc::new(SystemClock));
+    rig.eval(
+        "node-sync",
+        InputKind::Node,
+        &[cond("node_unreachable", "bn-1", &[])],
+    );
+    assert!(wait_until(Duration::from_secs(10), || !a.got().is_empty()));
+    // Reload: a is gone, everything routes to b.
+    let after = format!(
+        "[alerting]\nreceiver = \"b\"\ngroup_wait = \"0s\"\n{}",
+        recv("b", &b.url)
+    );
+    rig.engine.reconfigure(settings(rig.dir.path(), &after));
+    rig.eval(
+        "node-sync",
+        InputKind::Node,
+        &[
+            cond("node_unreachable", "bn-1", &[]),
+            cond("el_syncing", "el-1", &[]),
+        ],
+    );
+    // b now hears of both (the firing one re-routed to it, and the new one).
+    assert!(wait_until(Duration::from_secs(10), || b.accepted().len() == 2));
+    let names: BTreeSet<String> = b
+        .accepted()
+        .iter()
+        .map(|g| {
+            g.json()["alerts"][0]["labels"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["el_syncing".into(), "node_unreachable".into()])
+    );
+    a.set(Mode::Ok);
+    assert!(wait_until(Duration::from_secs(20), || rig.drained()));
+    assert_eq!(a.accepted().len(), 1);
+    assert_eq!(
+        a.accepted()[0].json()["alerts"][0]["labels"]["name"],
+        "node_unreachable"
+    );
+}
