@@ -13,6 +13,7 @@ mod chain_faults;
 mod cli;
 mod config_reload;
 mod contract;
+mod email;
 mod execution;
 mod hostile;
 mod hot_reload;
