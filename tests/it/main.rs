@@ -7,6 +7,7 @@
 
 mod support;
 
+mod alertmanager;
 mod alerts;
 mod chain;
 mod chain_faults;
