@@ -44,8 +44,14 @@ impl Alertmanager {
         std::fs::write(dir.path().join("am.yml"), cfg).unwrap();
         let port = free_port();
         let child = Command::new(bin)
-            .arg(format!("--config.file={}", dir.path().join("am.yml").display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("am.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--cluster.listen-address=")
             .arg("--log.level=warn")
@@ -62,8 +68,7 @@ impl Alertmanager {
         let ready = format!("{}/-/ready", am.url);
         assert!(
             wait_until(Duration::from_secs(30), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                    && http_get_ok(&ready)
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && http_get_ok(&ready)
             }),
             "alertmanager did not become ready"
         );
@@ -131,8 +136,17 @@ fn alert_arrives_through_alertmanager_and_resolves() {
         "{:?}",
         hook.got()
     );
-    assert!(engine.delivery_log().unwrap()[0].attempts[0].outcome.starts_with("200"));
-    engine.observe_conditions(InputKind::Node, engine.now_ms(), &["node-sync".into()], std::iter::empty());
+    assert!(
+        engine.delivery_log().unwrap()[0].attempts[0]
+            .outcome
+            .starts_with("200")
+    );
+    engine.observe_conditions(
+        InputKind::Node,
+        engine.now_ms(),
+        &["node-sync".into()],
+        std::iter::empty(),
+    );
     assert!(
         wait_until(Duration::from_secs(30), || through("resolved")),
         "{:?}",

@@ -9,6 +9,7 @@ mod support;
 
 mod alertmanager;
 mod alerts;
+mod alerts_daemon;
 mod chain;
 mod chain_faults;
 mod cli;
