@@ -1176,6 +1176,17 @@ impl Engine {
         Ok(item)
     }
 
+    /// Delete history events and delivery-log entries older than
+    /// `history_retention`; how many rows went.
+    pub fn prune_history(&self) -> Result<usize, AlertError> {
+        let before = self.clock.now_ms() - self.settings().history_retention_ms;
+        Ok(self.store.alert_history_prune(before, |bytes| {
+            serde_json::from_slice::<OutboxItem>(bytes)
+                .map(|i| i.notification.created_ms < before)
+                .unwrap_or(false)
+        })?)
+    }
+
     /// Queue a test notification for `receiver` (`vigil alerts test`); its sequence.
     pub fn test_receiver(&self, receiver: &str) -> Result<u64, AlertError> {
         let settings = self.settings();

@@ -46,9 +46,22 @@ pub fn spawn(engine: Arc<Engine>, http: reqwest::Client) -> Delivery {
     }
 }
 
-/// Runs the group timers when due (observations run them too).
+/// How often old history and delivery-log rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs the group timers when due (observations run them too), and prunes history.
 async fn timer_task(engine: Arc<Engine>) {
+    let mut pruned: Option<Instant> = None;
     loop {
+        if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(Instant::now());
+            let e = engine.clone();
+            match tokio::task::spawn_blocking(move || e.prune_history()).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("alert history pruned: {n} old row(s)"),
+                Ok(Err(e)) => tracing::warn!("alert history not pruned: {e}"),
+                _ => {}
+            }
+        }
         let due = engine.tick();
         let now = engine.now_ms();
         let wait = due.map_or(1000, |d| (d - now).clamp(0, 1000)) as u64;

@@ -453,3 +453,17 @@ fn feed_streams_events() {
     );
     assert_eq!(rx.try_recv().unwrap().kind, EventKind::Firing);
 }
+
+#[test]
+fn history_is_pruned_after_retention() {
+    let t = T::new("[alerting]\nhistory_retention = \"1h\"\n");
+    t.eval("p", InputKind::Node, &[cond("cl_syncing", "bn-1", &[])]);
+    t.clock.advance(1_800_000);
+    t.eval("p", InputKind::Node, &[]);
+    assert_eq!(t.engine.history(None, 100).unwrap().len(), 3);
+    t.clock.advance(3_000_000);
+    assert_eq!(t.engine.prune_history().unwrap(), 2);
+    let left = t.engine.history(None, 100).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, EventKind::Resolved);
+}

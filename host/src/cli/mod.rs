@@ -68,7 +68,7 @@ pub enum Command {
     Outbox(alerts_cmd::OutboxCommand),
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
