@@ -362,3 +362,81 @@ fn config_reload_changing_routes_mid_flight_drops_nothing() {
         "node_unreachable"
     );
 }
+
+/// An `exec` receiver runs its allowlisted command for a routed alert and for a
+/// plugin-suggested action id; alert text stays one argument, never shell syntax.
+#[test]
+fn exec_receiver_runs_for_alerts_and_action_ids() {
+    use vigil::evaluate::{Evaluation, PluginResult};
+    use vigil::plugins::types::{Output, Recommendation};
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("fix.sh");
+    let out = work.path().join("runs");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s|' \"$@\" >> {0}\necho >> {0}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let cfg = format!(
+        "[alerting]\ngroup_wait = \"0s\"\nexec_allowlist = [\"{0}\"]\n\
+         [[receiver]]\nname = \"fix\"\nkind = \"exec\"\ncommand = \"{0}\"\nargs = [\"{{name}}\", \"{{label:node}}\", \"{{action_id}}\", \"--\"]\naction_ids = [\"raise_target_peers\"]\ntimeout = \"5s\"\n\
+         [[route]]\nmatchers = [\"name=cl_peers_low\"]\nreceiver = \"fix\"\n",
+        script.display()
+    );
+    let rig = Rig::new(&cfg, Arc::new(SystemClock));
+    let mut c = cond("cl_peers_low", "bn-1; rm -rf /", &[]);
+    c.summary = "$(touch /tmp/pwned) `id`".into();
+    let ev = Evaluation {
+        generation: 1,
+        kind: InputKind::Node,
+        now_ms: rig.engine.now_ms(),
+        results: vec![PluginResult {
+            plugin: "node-sync".into(),
+            version: "0.1.0".into(),
+            outcome: Ok(Output {
+                alerts: vec![c],
+                scores: Vec::new(),
+                subject_scores: Vec::new(),
+                recommendations: vec![Recommendation {
+                    subject: vec![("node".into(), "bn-1".into())],
+                    title: "Raise the peer target".into(),
+                    text: "--target-peers=100".into(),
+                    priority: Severity::Medium,
+                    action_id: Some("raise_target_peers".into()),
+                }],
+                series: Vec::new(),
+                checks: Vec::new(),
+            }),
+            duration: Duration::ZERO,
+        }],
+        host_alerts: Vec::new(),
+        commit_error: None,
+    };
+    rig.engine.observe(&ev);
+    assert!(wait_until(Duration::from_secs(20), || rig.drained()
+        && rig.engine.delivery_log().unwrap().len() == 2));
+    let mut runs: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    runs.sort();
+    assert_eq!(
+        runs,
+        [
+            "cl_peers_low|bn-1; rm -rf /||--|",
+            "|bn-1|raise_target_peers|--|"
+        ]
+    );
+    // The same action is not run again at the next evaluation.
+    rig.engine.observe(&ev);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rig.engine.delivery_log().unwrap().len(), 2);
+}
