@@ -51,6 +51,9 @@ pub enum AlertError {
     Store(#[from] StoreError),
 }
 
+/// A plugin-suggested action: (action id, subject, title).
+type Suggestion = (String, Vec<(String, String)>, String);
+
 /// How many events the dashboard feed buffers per subscriber.
 const FEED_CAPACITY: usize = 4096;
 
@@ -247,7 +250,7 @@ impl Engine {
             // The host's own conditions about a plugin resolve when it ran again.
             covered.push(format!("vigil:{}", r.plugin));
         }
-        let actions: Vec<(String, Vec<(String, String)>, String)> = ev
+        let actions: Vec<Suggestion> = ev
             .results
             .iter()
             .filter_map(|r| r.outcome.as_ref().ok())
@@ -498,10 +501,12 @@ impl Engine {
 
     /// Queue exec notifications for plugin-suggested action ids that an `exec`
     /// receiver accepts (once per action and subject per repeat interval).
-    fn suggest_actions(&self, actions: &[(String, Vec<(String, String)>, String)]) {
+    fn suggest_actions(&self, actions: &[Suggestion]) {
         let settings = self.settings();
         let now = self.clock.now_ms();
         let mut inner = self.lock();
+        let repeat = settings.root.grouping.repeat_interval_ms;
+        inner.actions.retain(|_, t| now - *t < repeat);
         for (action, subject, title) in actions {
             for r in settings.receivers.values() {
                 let super::settings::ReceiverKind::Exec { action_ids, .. } = &r.kind else {
@@ -511,11 +516,7 @@ impl Engine {
                     continue;
                 }
                 let key = format!("{}\u{1f}{action}\u{1f}{}", r.name, subject_text(subject));
-                if inner
-                    .actions
-                    .get(&key)
-                    .is_some_and(|t| now - t < settings.root.grouping.repeat_interval_ms)
-                {
+                if inner.actions.get(&key).is_some_and(|t| now - t < repeat) {
                     continue;
                 }
                 inner.actions.insert(key.clone(), now);

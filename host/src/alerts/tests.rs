@@ -369,7 +369,7 @@ fn silences_mute_match_validators_and_keep_history() {
     );
     assert!(t.outbox().is_empty());
     let a = t.engine.active().remove(0);
-    assert_eq!(a.silenced_by, [id.clone()]);
+    assert_eq!(a.silenced_by, std::slice::from_ref(&id));
     t.engine.expire_silence(&id).unwrap();
     assert_eq!(t.outbox().len(), 1);
     let s = t.engine.silences();
