@@ -57,10 +57,9 @@ pub async fn send(
     }
     let secrets: Vec<&Secret> = token.into_iter().collect();
     let resp = req.send().await.map_err(|e| {
-        DeliveryError::transient(super::secret::scrub(
-            &format!("Alertmanager {endpoint}: {}", e.without_url()),
-            &secrets,
-        ))
+        let mut d = super::request_error(e, &secrets);
+        d.message = format!("Alertmanager {endpoint}: {}", d.message);
+        d
     })?;
     super::http_outcome(resp, &secrets).await
 }

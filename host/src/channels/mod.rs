@@ -85,6 +85,27 @@ pub async fn deliver(
     }
 }
 
+/// A transport error with its causes (`error sending request: connection refused`),
+/// the URL left out (it may hold a token).
+pub(crate) fn request_error(e: reqwest::Error, secrets: &[&Secret]) -> DeliveryError {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    if timeout {
+        text.push_str(" (timeout)");
+    }
+    DeliveryError::transient(scrub(&text, secrets))
+}
+
 /// Classify an HTTP answer: 2xx delivered; 408, 425, 429 and 5xx worth a retry; any
 /// other 4xx permanent (a retry would get the same answer).
 pub(crate) async fn http_outcome(

@@ -3,7 +3,7 @@
 //! and with a configured secret `X-Vigil-Signature: sha256=<hex HMAC-SHA256 of the
 //! body>` so the receiver can check it came from this Vigil.
 
-use super::secret::{Secret, scrub};
+use super::secret::Secret;
 use super::{DeliveryError, rfc3339};
 use crate::alerts::model::{AlertState, Severity};
 use crate::alerts::notification::{Notification, Status};
@@ -188,10 +188,11 @@ pub async fn send(
         }
     }
     let secrets: Vec<&Secret> = secret.into_iter().chain(token).collect();
-    let resp =
-        req.body(body).send().await.map_err(|e| {
-            DeliveryError::transient(scrub(&format!("{}", e.without_url()), &secrets))
-        })?;
+    let resp = req
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| super::request_error(e, &secrets))?;
     super::http_outcome(resp, &secrets).await
 }
 
