@@ -440,3 +440,151 @@ fn exec_receiver_runs_for_alerts_and_action_ids() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(rig.engine.delivery_log().unwrap().len(), 2);
 }
+
+/// 10k validators failing at once behind two nodes, one of them down: the webhook gets
+/// one notification for the node and one grouped notification for the duty alerts of
+/// the live node; the dead node's duty alert stays inhibited while it is down.
+#[test]
+fn node_down_inhibits_and_ten_thousand_failures_are_one_notification() {
+    let recv = HttpReceiver::start(Mode::Ok);
+    let cfg = format!(
+        "[alerting]\nreceiver = \"hook\"\ngroup_wait = \"300ms\"\ngroup_interval = \"300ms\"\n{}",
+        hook(&recv.url, "")
+    );
+    let rig = Rig::new(&cfg, Arc::new(SystemClock));
+    rig.eval(
+        "node-sync",
+        InputKind::Node,
+        &[cond("node_unreachable", "bn-1", &[])],
+    );
+    // missed-streak reports one condition per beacon node (as it does), 5k each; the
+    // live node's 5k are split over its 50 validator clients' labels here to give the
+    // group 50 alerts.
+    let mut duty = vec![cond(
+        "attestations_missed",
+        "bn-1",
+        &(0..5_000).collect::<Vec<_>>(),
+    )];
+    for vc in 0..50u64 {
+        let mut c = cond(
+            "attestations_missed",
+            "bn-2",
+            &(5_000 + vc * 100..5_100 + vc * 100).collect::<Vec<_>>(),
+        );
+        c.subject.push(("vc".into(), format!("vc-{vc}")));
+        duty.push(c);
+    }
+    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    assert!(wait_until(Duration::from_secs(20), || recv
+        .accepted()
+        .len()
+        == 2));
+    std::thread::sleep(Duration::from_millis(800));
+    let got: Vec<serde_json::Value> = recv.accepted().iter().map(|g| g.json()).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let duty_note = got
+        .iter()
+        .find(|b| b["groupLabels"]["name"] == "attestations_missed")
+        .unwrap();
+    let alerts = duty_note["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 50);
+    assert!(alerts.iter().all(|a| a["labels"]["node"] == "bn-2"));
+    let affected: u64 = alerts
+        .iter()
+        .map(|a| a["affectedCount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(affected, 5_000);
+    let inhibited = rig
+        .engine
+        .active()
+        .into_iter()
+        .find(|a| a.label("node") == Some("bn-1") && a.name == "attestations_missed")
+        .unwrap();
+    assert!(!inhibited.inhibited_by.is_empty());
+    // Next epoch, node still down: still nothing for bn-1's validators.
+    rig.eval(
+        "node-sync",
+        InputKind::Node,
+        &[cond("node_unreachable", "bn-1", &[])],
+    );
+    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(recv.accepted().len(), 2);
+    // The node comes back but its validators still miss: now they are notified.
+    rig.eval("node-sync", InputKind::Node, &[]);
+    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    assert!(wait_until(Duration::from_secs(20), || recv
+        .accepted()
+        .iter()
+        .any(|g| {
+            let b = g.json();
+            b["groupLabels"]["name"] == "attestations_missed"
+                && b["alerts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["labels"]["node"] == "bn-1")
+        })));
+}
+
+/// Every webhook shape reaches a real receiver with the headers and body it expects.
+#[test]
+fn slack_discord_pagerduty_telegram_ntfy_shapes_are_delivered() {
+    let recv = HttpReceiver::start(Mode::Ok);
+    // SAFETY: variables no other test reads or writes.
+    unsafe {
+        std::env::set_var("VIGIL_TEST_PD_KEY", "pd-routing-key-1");
+        std::env::set_var("VIGIL_TEST_TG_TOKEN", "123:tg-bot-token");
+    }
+    let u = &recv.url;
+    let cfg = format!(
+        "[[receiver]]\nname = \"slack\"\nkind = \"webhook\"\nformat = \"slack\"\nurl = \"{u}/slack\"\n\
+         [[receiver]]\nname = \"discord\"\nkind = \"webhook\"\nformat = \"discord\"\nurl = \"{u}/discord\"\n\
+         [[receiver]]\nname = \"pd\"\nkind = \"webhook\"\nformat = \"pagerduty\"\nurl = \"{u}/v2/enqueue\"\ntoken_env = \"VIGIL_TEST_PD_KEY\"\n\
+         [[receiver]]\nname = \"tg\"\nkind = \"webhook\"\nformat = \"telegram\"\nurl = \"{u}/bot{{token}}/sendMessage\"\ntoken_env = \"VIGIL_TEST_TG_TOKEN\"\nchat_id = \"-100\"\n\
+         [[receiver]]\nname = \"ntfy\"\nkind = \"webhook\"\nformat = \"ntfy\"\nurl = \"{u}/vigil-topic\"\n"
+    );
+    let rig = Rig::new(&cfg, Arc::new(SystemClock));
+    for r in ["slack", "discord", "pd", "tg", "ntfy"] {
+        rig.engine.test_receiver(r).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(20), || recv
+        .accepted()
+        .len()
+        == 5));
+    let by = |path: &str| {
+        recv.accepted()
+            .into_iter()
+            .find(|g| g.path == path)
+            .unwrap_or_else(|| panic!("nothing on {path}"))
+    };
+    assert!(
+        by("/slack").json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("[TEST]")
+    );
+    assert!(
+        by("/discord").json()["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("vigil_test")
+    );
+    let pd = by("/v2/enqueue").json();
+    assert_eq!(pd["routing_key"], "pd-routing-key-1");
+    assert_eq!(pd["event_action"], "trigger");
+    assert_eq!(pd["payload"]["severity"], "info");
+    let tg = by("/bot123:tg-bot-token/sendMessage").json();
+    assert_eq!(tg["chat_id"], "-100");
+    let ntfy = by("/vigil-topic");
+    assert!(ntfy.headers["content-type"].starts_with("text/plain"));
+    assert!(ntfy.headers["title"].contains("[TEST]"));
+    assert!(String::from_utf8_lossy(&ntfy.body).contains("vigil_test"));
+    // Tokens never appear in what the engine shows.
+    let shown = format!(
+        "{:?}{}",
+        rig.engine.settings(),
+        serde_json::to_string(&rig.engine.delivery_log().unwrap()).unwrap()
+    );
+    assert!(!shown.contains("tg-bot-token") && !shown.contains("pd-routing-key-1"));
+}
