@@ -534,6 +534,7 @@ impl Engine {
                     created_ms: now,
                     test: false,
                     action_id: Some(action.clone()),
+                    repeat_interval_ms: repeat,
                 };
                 inner
                     .batch
@@ -853,6 +854,7 @@ impl Engine {
                 created_ms: now,
                 test: false,
                 action_id: None,
+                repeat_interval_ms: g.repeat_interval_ms,
             };
             if !firing.is_empty() {
                 next = Some(next.map_or(now + g.group_interval_ms, |x| {
@@ -1236,6 +1238,7 @@ pub fn test_notification(receiver: &str, now: i64) -> Notification {
         created_ms: now,
         test: true,
         action_id: None,
+        repeat_interval_ms: 0,
     }
 }
 

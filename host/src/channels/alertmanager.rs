@@ -1,8 +1,9 @@
 //! An operator's own Alertmanager: `POST <url>/api/v2/alerts` with the group's alerts.
-//! Resolved alerts carry `endsAt` (their resolution time), so Alertmanager resolves
-//! them at once; firing alerts carry none, so Alertmanager keeps them firing for its
-//! `resolve_timeout` (default 5m) after the last post — route Alertmanager receivers
-//! with a `repeat_interval` below that (e.g. "1m").
+//! Resolved alerts carry `endsAt` = their resolution time, so Alertmanager resolves
+//! them at once. Firing alerts carry `endsAt` = now + 2 × the group's
+//! `repeat_interval` (Prometheus does the same with its evaluation interval): Vigil
+//! re-sends them before that, and if Vigil stops they expire instead of firing forever.
+//! A shorter `repeat_interval` on the route to Alertmanager makes that expiry quicker.
 
 use super::secret::Secret;
 use super::{DeliveryError, rfc3339};
@@ -33,6 +34,9 @@ pub fn body(n: &Notification) -> Value {
                 });
                 if a.state == AlertState::Resolved {
                     v["endsAt"] = Value::String(rfc3339(a.since_ms));
+                } else if n.repeat_interval_ms > 0 {
+                    v["endsAt"] =
+                        Value::String(rfc3339(n.created_ms + 2 * n.repeat_interval_ms));
                 }
                 v
             })
@@ -62,4 +66,19 @@ pub async fn send(
         d
     })?;
     super::http_outcome(resp, &secrets).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn firing_alerts_expire_after_two_repeat_intervals_resolved_end_now() {
+        let mut n = crate::alerts::engine::test_notification("am", 1_700_000_000_000);
+        n.repeat_interval_ms = 60_000;
+        let b = super::body(&n);
+        assert_eq!(b[0]["labels"]["alertname"], "vigil_test");
+        assert_eq!(b[0]["endsAt"], "2023-11-14T22:15:20.000Z");
+        n.alerts[0].state = crate::alerts::AlertState::Resolved;
+        n.alerts[0].since_ms = 1_700_000_001_000;
+        assert_eq!(super::body(&n)[0]["endsAt"], "2023-11-14T22:13:21.000Z");
+    }
 }
