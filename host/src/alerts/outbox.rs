@@ -62,7 +62,11 @@ async fn timer_task(engine: Arc<Engine>) {
                 _ => {}
             }
         }
-        let due = engine.tick();
+        // Commits with fsync: off the async workers.
+        let e = engine.clone();
+        let due = tokio::task::spawn_blocking(move || e.tick())
+            .await
+            .unwrap_or(None);
         let now = engine.now_ms();
         let wait = due.map_or(1000, |d| (d - now).clamp(0, 1000)) as u64;
         tokio::select! {
@@ -227,7 +231,11 @@ async fn worker(
                 item.state = DeliveryState::Delivered;
                 item.last_error = None;
                 tracing::info!(receiver = %name, seq, key = %key, attempts = item.attempts.len(), "delivered: {outcome}");
-                if let Err(e) = engine.store().outbox_finish(&name, seq, &item.encode()) {
+                if let Err(e) = write(&engine, move |s| {
+                    s.outbox_finish(&name_of(&item), seq, &item.encode())
+                })
+                .await
+                {
                     tracing::error!(receiver = %name, seq, "delivered but not recorded (it may be sent again, same idempotency key): {e}");
                     tokio::time::sleep(IDLE_POLL).await;
                 }
@@ -246,15 +254,19 @@ async fn worker(
                     tracing::error!(receiver = %name, seq, key = %key, attempts = item.attempts.len(),
                         "notification dead-lettered ({}): {} — retry with `vigil outbox retry {name} {seq}`",
                         if e.permanent { "permanent error" } else { "gave up" }, e.message);
-                    engine
-                        .store()
-                        .outbox_dead_letter(&name, seq, &item.encode())
+                    write(&engine, move |s| {
+                        s.outbox_dead_letter(&name_of(&item), seq, &item.encode())
+                    })
+                    .await
                 } else {
                     let delay = backoff_ms(&r, item.attempts.len());
                     item.next_attempt_ms = at_ms + delay;
                     tracing::warn!(receiver = %name, seq, key = %key, attempts = item.attempts.len(),
                         "delivery failed, retrying in {delay} ms: {}", e.message);
-                    engine.store().outbox_update(&name, seq, &item.encode())
+                    write(&engine, move |s| {
+                        s.outbox_update(&name_of(&item), seq, &item.encode())
+                    })
+                    .await
                 };
                 if let Err(e) = stored {
                     tracing::error!(receiver = %name, seq, "cannot record the attempt: {e}");
@@ -263,6 +275,22 @@ async fn worker(
             }
         }
     }
+}
+
+/// A durable store write (fsync) on the blocking pool.
+async fn write(
+    engine: &Arc<Engine>,
+    f: impl FnOnce(&crate::store::Store) -> Result<bool, crate::store::StoreError> + Send + 'static,
+) -> Result<bool, String> {
+    let store = engine.store().clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn name_of(item: &OutboxItem) -> String {
+    item.receiver.clone()
 }
 
 #[cfg(test)]
