@@ -467,3 +467,70 @@ fn history_is_pruned_after_retention() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].kind, EventKind::Resolved);
 }
+
+#[test]
+fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers() {
+    use crate::evaluate::{Evaluation, PluginResult};
+    use crate::plugins::PluginError;
+    use crate::plugins::types::Output;
+    let t = T::new("");
+    let out = |alerts: Vec<AlertCondition>| Output {
+        alerts,
+        scores: Vec::new(),
+        subject_scores: Vec::new(),
+        recommendations: Vec::new(),
+        series: Vec::new(),
+        checks: Vec::new(),
+    };
+    let ev = |outcome: Result<Output, PluginError>, host: Vec<AlertCondition>| Evaluation {
+        generation: 1,
+        kind: InputKind::Node,
+        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        results: vec![PluginResult {
+            plugin: "node-sync".into(),
+            version: "0.1.0".into(),
+            outcome,
+            duration: std::time::Duration::ZERO,
+        }],
+        host_alerts: host,
+        commit_error: None,
+    };
+    t.engine.observe(&ev(
+        Ok(out(vec![cond("cl_syncing", "bn-1", &[])])),
+        Vec::new(),
+    ));
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
+    let failed = AlertCondition {
+        name: "plugin_failed".into(),
+        severity: Severity::Medium,
+        subject: vec![
+            ("plugin".into(), "node-sync".into()),
+            ("cause".into(), "deadline".into()),
+        ],
+        summary: "plugin node-sync: exceeded its CPU deadline".into(),
+        value: None,
+        threshold: None,
+        validators: Vec::new(),
+        affected_count: 0,
+    };
+    let err = PluginError::Deadline {
+        plugin: "node-sync".into(),
+        limit_ms: 1000,
+    };
+    t.engine.observe(&ev(Err(err), vec![failed]));
+    // The plugin did not judge: its alert stands; the host's condition fires.
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
+    assert_eq!(t.state("plugin_failed"), Some(AlertState::Firing));
+    let pf = t
+        .engine
+        .active()
+        .into_iter()
+        .find(|a| a.name == "plugin_failed")
+        .unwrap();
+    assert_eq!(pf.label("plugin"), Some("node-sync"));
+    assert_eq!(pf.plugin, "vigil");
+    // It runs clean again: both resolve (the node is synced now).
+    t.engine.observe(&ev(Ok(out(Vec::new())), Vec::new()));
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
+    assert_eq!(t.state("plugin_failed"), Some(AlertState::Resolved));
+}
