@@ -261,6 +261,24 @@ impl Engine {
                     .map(|id| (id.clone(), r.subject.clone(), r.title.clone()))
             })
             .collect();
+        // Every plugin subscribed to this kind is in the results (failures included):
+        // alerts of a plugin that no longer judges this kind (removed, or its
+        // subscriptions changed) can never be resolved by it, so they resolve now.
+        {
+            let present: HashSet<&str> = ev.results.iter().map(|r| r.plugin.as_str()).collect();
+            let kind = kind_str(ev.kind);
+            let inner = self.lock();
+            for ((scope, k), ids) in &inner.scopes {
+                let plugin = scope.strip_prefix("vigil:").unwrap_or(scope);
+                if k == kind && !ids.is_empty() && !present.contains(plugin) {
+                    tracing::info!(
+                        plugin,
+                        "plugin no longer judges {kind} inputs: its {kind} alerts resolve"
+                    );
+                    covered.push(scope.clone());
+                }
+            }
+        }
         self.observe_conditions(ev.kind, ev.now_ms, &covered, ev.alerts());
         if !actions.is_empty() {
             self.suggest_actions(&actions);

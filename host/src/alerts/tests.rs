@@ -534,3 +534,44 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
     assert_eq!(t.state("plugin_failed"), Some(AlertState::Resolved));
 }
+
+#[test]
+fn alerts_of_a_removed_plugin_resolve() {
+    use crate::evaluate::{Evaluation, PluginResult};
+    use crate::plugins::types::Output;
+    let t = T::new("");
+    t.eval(
+        "old-plugin",
+        InputKind::Node,
+        &[cond("cl_syncing", "bn-1", &[])],
+    );
+    t.eval(
+        "old-plugin",
+        InputKind::Epoch,
+        &[cond("attestations_missed", "bn-1", &[1])],
+    );
+    let ev = Evaluation {
+        generation: 2,
+        kind: InputKind::Node,
+        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        results: vec![PluginResult {
+            plugin: "other".into(),
+            version: "0.1.0".into(),
+            outcome: Ok(Output {
+                alerts: Vec::new(),
+                scores: Vec::new(),
+                subject_scores: Vec::new(),
+                recommendations: Vec::new(),
+                series: Vec::new(),
+                checks: Vec::new(),
+            }),
+            duration: std::time::Duration::ZERO,
+        }],
+        host_alerts: Vec::new(),
+        commit_error: None,
+    };
+    t.engine.observe(&ev);
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
+    // Only node-kind alerts: the epoch one waits for an epoch evaluation.
+    assert_eq!(t.state("attestations_missed"), Some(AlertState::Firing));
+}
