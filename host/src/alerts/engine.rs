@@ -999,12 +999,7 @@ impl Engine {
                 let skip = rows.len().saturating_sub(limit);
                 rows.split_off(skip)
             }
-            None => self
-                .store
-                .alert_history_all(limit)?
-                .into_iter()
-                .map(|(_, ts, b)| (ts, b))
-                .collect(),
+            None => self.store.alert_history_all(limit)?,
         };
         Ok(rows
             .into_iter()
