@@ -215,3 +215,71 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
         "{kinds:?}"
     );
 }
+
+/// `vigil run` reloads a config that moves every route to another receiver and removes
+/// the old one while its notifications are still queued: those are still delivered to
+/// it when it comes back, and new ones go to the new receiver.
+#[test]
+fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
+    let a = HttpReceiver::start(Mode::Fail);
+    let b = HttpReceiver::start(Mode::Ok);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("plugins")).unwrap();
+    std::fs::copy(plugins::path("node-sync"), p.join("plugins/node-sync.wasm")).unwrap();
+    let cfg = p.join("vigil.toml");
+    let base = "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
+                [[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n[[execution]]\nname = \"el\"\nurl = \"http://127.0.0.1:9\"\n";
+    let receiver = |name: &str, url: &str| {
+        format!(
+            "[[receiver]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}/{name}\"\nbackoff_initial = \"100ms\"\nbackoff_max = \"300ms\"\n"
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "{base}[alerting]\nreceiver = \"a\"\ngroup_wait = \"0s\"\ngroup_by = [\"name\", \"node\"]\n{}",
+            receiver("a", &a.url)
+        ),
+    )
+    .unwrap();
+    let _d = start(&cfg);
+    assert!(wait_until(Duration::from_secs(60), || a.got().len() >= 3));
+    let queued = keys(&json(&cfg, &["outbox", "list", "--json"]));
+    assert_eq!(queued.len(), 2);
+    // Move everything to b, a removed; group by node only now (new groups).
+    std::fs::write(
+        &cfg,
+        format!(
+            "{base}[alerting]\nreceiver = \"b\"\ngroup_wait = \"0s\"\ngroup_by = [\"node\"]\n{}",
+            receiver("b", &b.url)
+        ),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || b.accepted().len() == 2),
+        "{:?}",
+        b.got().len()
+    );
+    a.set(Mode::Ok);
+    assert!(wait_until(Duration::from_secs(30), || {
+        let got: BTreeSet<String> = a
+            .accepted()
+            .iter()
+            .map(|g| g.headers["idempotency-key"].clone())
+            .collect();
+        got == queued
+    }));
+    assert!(
+        json(&cfg, &["outbox", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        json(&cfg, &["outbox", "list", "--dead", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
