@@ -98,7 +98,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     let mut d = start(&cfg);
     // Both nodes are unreachable: two groups, two notifications, failing.
     assert!(
-        wait_until(Duration::from_secs(60), || {
+        wait_until(Duration::from_secs(90), || {
             recv.got().len() >= 3
                 && cli(&cfg, &["outbox", "list", "--json"]).0 == 0
                 && keys(&json(&cfg, &["outbox", "list", "--json"])).len() == 2
@@ -128,7 +128,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     recv.set(Mode::Ok);
     let d = start(&cfg);
     assert!(
-        wait_until(Duration::from_secs(60), || {
+        wait_until(Duration::from_secs(90), || {
             let got: BTreeSet<String> = recv
                 .accepted()
                 .iter()
@@ -180,7 +180,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     );
     let (code, _, err) = cli(&cfg, &["alerts", "unsilence", &id]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = cli(&cfg, &["alerts", "test", "hook"]);
+    let (code, out, err) = cli(&cfg, &["alerts", "test", "hook", "--wait", "90s"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("delivered to hook: 200"), "{out}");
     let (code, _, err) = cli(&cfg, &["alerts", "test", "nope"]);
@@ -244,7 +244,7 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
     )
     .unwrap();
     let _d = start(&cfg);
-    assert!(wait_until(Duration::from_secs(60), || a.got().len() >= 3));
+    assert!(wait_until(Duration::from_secs(90), || a.got().len() >= 3));
     let queued = keys(&json(&cfg, &["outbox", "list", "--json"]));
     assert_eq!(queued.len(), 2);
     // Move everything to b, a removed; group by node only now (new groups).
@@ -257,12 +257,12 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
     )
     .unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || b.accepted().len() == 2),
+        wait_until(Duration::from_secs(90), || b.accepted().len() == 2),
         "{:?}",
         b.got().len()
     );
     a.set(Mode::Ok);
-    assert!(wait_until(Duration::from_secs(30), || {
+    assert!(wait_until(Duration::from_secs(90), || {
         let got: BTreeSet<String> = a
             .accepted()
             .iter()
