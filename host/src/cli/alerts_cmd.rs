@@ -288,6 +288,10 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
                 print_json(&v);
             } else {
                 let events: Vec<AlertEvent> = from(v)?;
+                if events.is_empty() {
+                    println!("{}", term::green("no history yet"));
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let rows: Vec<Vec<String>> = events
                     .iter()
                     .map(|e| {
@@ -341,6 +345,10 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
                     print_json(&v);
                 } else {
                     let s: Vec<Silence> = from(v)?;
+                    if s.is_empty() {
+                        println!("{}", term::green("no silences"));
+                        return Ok(ExitCode::SUCCESS);
+                    }
                     let rows: Vec<Vec<String>> = s
                         .iter()
                         .map(|s| {
