@@ -110,6 +110,22 @@ pub struct Block {
     pub sync_bits: Vec<bool>,
     pub execution_block_number: Option<u64>,
     pub fee_recipient: Option<String>,
+    /// Deposits in the block body: `(pubkey, amount gwei)` (deposits name keys, not indices).
+    pub deposits: Vec<(String, i64)>,
+    /// Withdrawals swept by the execution payload: `(validator, amount gwei)`.
+    pub withdrawals: Vec<(u64, i64)>,
+}
+
+/// Network-wide figures from the state's validator list: the spec's inputs for base
+/// rewards, read without indexing anything per validator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetworkSummary {
+    /// Validators active in the state's epoch.
+    pub active_validators: u64,
+    /// Sum of their effective balances, gwei.
+    pub total_active_balance: i64,
+    /// Validators in the state (any status): the size of the answer.
+    pub total_validators: u64,
 }
 
 /// `/eth/v1/node/syncing`.
@@ -512,7 +528,54 @@ impl BeaconApi {
                 .unwrap_or_default(),
             execution_block_number: num_u64(&payload["block_number"]),
             fee_recipient: payload["fee_recipient"].as_str().map(str::to_string),
+            deposits: body["deposits"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|d| {
+                            let data = &d["data"];
+                            Some((
+                                data["pubkey"].as_str()?.to_ascii_lowercase(),
+                                num_gwei(&data["amount"])?,
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            withdrawals: payload["withdrawals"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|w| {
+                            Some((num_u64(&w["validator_index"])?, num_gwei(&w["amount"])?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
+    }
+
+    /// Active validator count and total active balance from the unfiltered validator
+    /// list of state `head`. One request per epoch; its size grows with the network, so
+    /// the collector stops asking once a network is large (see `chain.rs`).
+    pub async fn network_summary(&self) -> Result<NetworkSummary, BeaconError> {
+        let p = "/eth/v1/beacon/states/head/validators";
+        let v = self.get(p).await?;
+        let list = self.data_array(p, &v)?;
+        let mut sum = NetworkSummary {
+            active_validators: 0,
+            total_active_balance: 0,
+            total_validators: list.len() as u64,
+        };
+        for e in list {
+            // active_ongoing, active_exiting, active_slashed
+            if matches!(status_code(e["status"].as_str().unwrap_or_default()), 2..=4) {
+                sum.active_validators += 1;
+                sum.total_active_balance +=
+                    num_gwei(&e["validator"]["effective_balance"]).unwrap_or(0);
+            }
+        }
+        Ok(sum)
     }
 
     /// Validators by index (state `head`). Modern nodes filter with POST; old ones (e.g.
