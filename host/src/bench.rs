@@ -180,7 +180,7 @@ fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
             .instantiate(&rt, "{}")
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut native = vigil_plugin_sdk::testing::Harness::<
-            vigil_plugin_missed_streak::MissedStreak,
+            vigil_plugin_attestations::Attestations,
         >::with_json("{}")
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let reps = if n > 50_000 { 7 } else { 21 };
