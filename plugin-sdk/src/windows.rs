@@ -30,6 +30,10 @@ pub struct EpochWindows {
     days: BTreeMap<u64, Vec<f32>>,
     /// Newest epoch folded into a day: older deliveries are ignored.
     folded_upto: Option<u64>,
+    /// Day buckets kept (default [`DAYS_KEPT`]).
+    days_kept: u64,
+    /// Everything ever folded, per validator (for "all time" figures).
+    total: Vec<f64>,
     /// Keys to write on the next save.
     dirty_days: Vec<u64>,
     pending_changed: bool,
@@ -61,8 +65,27 @@ impl EpochWindows {
         EpochWindows {
             width: width.max(1),
             epochs_per_day: epochs_per_day.max(1),
+            days_kept: DAYS_KEPT,
             ..EpochWindows::default()
         }
+    }
+
+    /// Keep `days` day buckets instead of [`DAYS_KEPT`] (e.g. 91 for a 90-day window).
+    pub fn keep_days(mut self, days: u64) -> EpochWindows {
+        self.days_kept = days.max(1);
+        self
+    }
+
+    /// Everything folded so far plus the pending epochs, per validator: "all time".
+    pub fn all_time(&self) -> Vec<f64> {
+        let mut out = self.total.clone();
+        out.resize(self.ids.len() * self.width, 0.0);
+        for buf in self.pending.values() {
+            for (a, b) in out.iter_mut().zip(buf) {
+                *a += *b as f64;
+            }
+        }
+        out
     }
 
     /// The validators the columns describe, sorted.
@@ -97,6 +120,15 @@ impl EpochWindows {
         for (_, buf) in self.days.iter_mut() {
             *buf = remap(buf);
         }
+        let mut total = vec![0.0f64; ids.len() * w];
+        for (p, v) in ids.iter().enumerate() {
+            if let Some(&o) = old_pos.get(v)
+                && self.total.len() >= (o + 1) * w
+            {
+                total[p * w..(p + 1) * w].copy_from_slice(&self.total[o * w..(o + 1) * w]);
+            }
+        }
+        self.total = total;
         self.dirty_days.extend(days);
         self.ids = ids.to_vec();
         self.pending_changed = true;
@@ -129,13 +161,17 @@ impl EpochWindows {
                 for (a, b) in bucket.iter_mut().zip(&buf) {
                     *a += b;
                 }
+                self.total.resize(buf.len(), 0.0);
+                for (a, b) in self.total.iter_mut().zip(&buf) {
+                    *a += *b as f64;
+                }
                 if !self.dirty_days.contains(&day) {
                     self.dirty_days.push(day);
                 }
                 self.folded_upto = Some(self.folded_upto.map_or(e, |f| f.max(e)));
             }
         }
-        let oldest_day = (newest / self.epochs_per_day).saturating_sub(DAYS_KEPT);
+        let oldest_day = (newest / self.epochs_per_day).saturating_sub(self.days_kept.max(1));
         self.days.retain(|d, _| *d >= oldest_day);
         true
     }
@@ -173,6 +209,10 @@ impl EpochWindows {
     /// Write what changed to the plugin's state under `prefix`.
     pub fn save(&mut self, prefix: &str) -> Result<(), String> {
         use crate::host::state;
+        if !self.dirty_days.is_empty() {
+            let bytes: Vec<u8> = self.total.iter().flat_map(|x| x.to_le_bytes()).collect();
+            state::set(&format!("{prefix}:total"), &bytes)?;
+        }
         for d in std::mem::take(&mut self.dirty_days) {
             match self.days.get(&d) {
                 Some(buf) => state::set(&format!("{prefix}:day:{d}"), &to_bytes(buf))?,
@@ -204,6 +244,7 @@ impl EpochWindows {
 
     /// Load what [`EpochWindows::save`] wrote; `None` when nothing (or another shape)
     /// was saved.
+    /// Keep [`EpochWindows::keep_days`] again after loading when it was not the default.
     pub fn load(prefix: &str, width: usize, epochs_per_day: u64) -> Option<EpochWindows> {
         use crate::host::state;
         let meta: Meta = state::get_json(&format!("{prefix}:meta"))?;
@@ -219,6 +260,13 @@ impl EpochWindows {
         let mut w = EpochWindows::new(width, epochs_per_day);
         w.ids = meta.ids;
         w.folded_upto = meta.folded_upto;
+        w.total = state::get(&format!("{prefix}:total"))
+            .map(|b| {
+                b.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect()
+            })
+            .unwrap_or_default();
         for e in meta.pending {
             if let Some(buf) = read(format!("{prefix}:epoch:{e}")) {
                 w.pending.insert(e, buf);
