@@ -13,6 +13,7 @@
 //! - [`columns`]: reading per-validator columns with "unknown" as `None`;
 //! - [`stats`] and [`threshold`]: window statistics, least-squares trends, thresholds
 //!   and "N consecutive bad observations" streaks;
+//! - [`clients`]: each client's metric names, peer target, flags and prune procedure;
 //! - [`duties`]: per-epoch score contributions, the composite weights and duty alerts
 //!   aggregated per node; [`windows`]: per-validator sums over 1d/7d/30d;
 //! - [`config`]: typed configuration that rejects unknown keys by name;
@@ -64,6 +65,7 @@
 //! of host calls. A plugin that traps or panics is restarted from a fresh instance on the
 //! next call; after repeated failures it is quarantined until its file changes.
 
+pub mod clients;
 pub mod columns;
 pub mod config;
 pub mod duties;

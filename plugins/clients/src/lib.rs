@@ -4,7 +4,7 @@
 //! Nethermind, Besu, Erigon and Reth. The client comes from `/eth/v1/node/version` and
 //! `web3_clientVersion` (the host parses them); its metrics from the node's configured
 //! `metrics_url` (scrape target = node name), read under that client's own metric names
-//! (see [`profiles`] for the names and where they are documented).
+//! (see [`vigil_plugin_sdk::clients`] for the names and where they are documented).
 //!
 //! Check lines per node (subject `node`): `client_peers` (peers vs that client's default
 //! target; warn below `min_peer_share` of it, naming the flag), `client_sync` (CL:
@@ -17,8 +17,8 @@
 use vigil_plugin_sdk::prelude::*;
 
 mod logic;
-pub mod profiles;
 pub use logic::{Config, judge};
+pub use vigil_plugin_sdk::clients as profiles;
 
 /// The plugin: stateless.
 #[derive(Default)]

@@ -1,6 +1,6 @@
 //! Client checks, in plain functions so they unit-test natively.
 
-use crate::profiles::{Layer, Profile, profile, version_below};
+use vigil_plugin_sdk::clients::{Layer, Profile, profile, version_below};
 use vigil_plugin_sdk::prelude::*;
 use vigil_plugin_sdk::{ClientVersion, MetricFamilySamples};
 
