@@ -75,6 +75,7 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
     match suite {
         "plugins" => bench_plugins(&mut r, plugins)?,
         "collector" => bench_collector(&mut r)?,
+        "analytics" => r.figures = crate::bench_analytics::run(json, plugins)?,
         // The store figures include the collector's CPU while it watches a chain.
         "store" => {
             bench_store(&mut r)?;

@@ -5,6 +5,7 @@
 //! See `DESIGN.md` for the data path; each module is one stage of it.
 
 pub mod bench;
+pub mod bench_analytics;
 pub mod cli;
 pub mod collect;
 pub mod config;

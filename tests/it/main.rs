@@ -7,6 +7,7 @@
 
 mod support;
 
+pub(crate) mod analytics;
 mod chain;
 mod chain_faults;
 mod cli;

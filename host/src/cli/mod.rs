@@ -61,7 +61,7 @@ pub enum Command {
     Plugins(PluginsCommand),
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `analytics`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
