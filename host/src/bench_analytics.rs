@@ -13,8 +13,8 @@
 
 use crate::bench::Figure;
 use crate::plugins::types::{
-    BlockOutcome, ClientVersion, ConsensusNode, ExecutionNode, Input, InputKind, MetricFamilySamples, NodeInput,
-    SlotInput, SystemInfo,
+    BlockOutcome, ClientVersion, ConsensusNode, ExecutionNode, Input, InputKind,
+    MetricFamilySamples, NodeInput, SlotInput, SystemInfo,
 };
 use crate::plugins::{Limits, Runtime};
 use crate::term;
@@ -260,7 +260,8 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
             inst.evaluate(&rt, &inputs[i], 0)
                 .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         }
-        nat.run(&mine).map_err(|e| anyhow::anyhow!("{name} native: {e}"))?;
+        nat.run(&mine)
+            .map_err(|e| anyhow::anyhow!("{name} native: {e}"))?;
         let mut wasm_t = Vec::new();
         let mut nat_t = Vec::new();
         for _ in 0..RUNS {

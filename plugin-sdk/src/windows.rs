@@ -244,6 +244,21 @@ impl EpochWindows {
 
     /// Load what [`EpochWindows::save`] wrote; `None` when nothing (or another shape)
     /// was saved.
+    /// Remove everything [`EpochWindows::save`] wrote under `prefix` (a new chain).
+    pub fn delete(prefix: &str) {
+        use crate::host::state;
+        if let Some(meta) = state::get_json::<Meta>(&format!("{prefix}:meta")) {
+            for e in meta.pending {
+                state::delete(&format!("{prefix}:epoch:{e}"));
+            }
+            for d in meta.days {
+                state::delete(&format!("{prefix}:day:{d}"));
+            }
+        }
+        state::delete(&format!("{prefix}:total"));
+        state::delete(&format!("{prefix}:meta"));
+    }
+
     /// Keep [`EpochWindows::keep_days`] again after loading when it was not the default.
     pub fn load(prefix: &str, width: usize, epochs_per_day: u64) -> Option<EpochWindows> {
         use crate::host::state;
@@ -334,5 +349,7 @@ mod tests {
         w.dirty_days.clear();
         w2.pending_changed = w.pending_changed;
         assert_eq!(w2, w);
+        crate::testing::with_test_host(&mut h, || EpochWindows::delete("eff"));
+        assert!(h.state.is_empty(), "{:?}", h.state.keys());
     }
 }

@@ -157,7 +157,11 @@ fn daemon_hot_reloads_plugins_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    std::fs::copy(plugins::path("node-health"), p.join("plugins/node-health.wasm")).unwrap();
+    std::fs::copy(
+        plugins::path("node-health"),
+        p.join("plugins/node-health.wasm"),
+    )
+    .unwrap();
     let cfg = "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
                [[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n";
     std::fs::write(p.join("vigil.toml"), cfg).unwrap();

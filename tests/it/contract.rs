@@ -164,7 +164,10 @@ fn node_fixture_round_trips_field_by_field() {
             .unwrap();
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
     let ev = eval.evaluate(&inputs[0], vigil::cli::input_time_ms(&inputs[0]));
-    let out = ev.results[0].outcome.as_ref().expect("node-health evaluates");
+    let out = ev.results[0]
+        .outcome
+        .as_ref()
+        .expect("node-health evaluates");
     type Row<'a> = (&'a str, Severity, String, Option<f64>, Option<f64>);
     let got: Vec<Row> = out
         .alerts
@@ -245,7 +248,10 @@ fn plugin_config_reaches_the_plugin() {
     let env = Env::new(test_limits(), &["node-health"]);
     env.registry.scan();
     let mut configs = std::collections::BTreeMap::new();
-    configs.insert("node-health".to_string(), r#"{"min_peers": 60}"#.to_string());
+    configs.insert(
+        "node-health".to_string(),
+        r#"{"min_peers": 60}"#.to_string(),
+    );
     assert!(env.registry.apply_configs(configs).unwrap());
     let eval = Evaluator::new(env.registry.clone(), None);
     let ev = eval.evaluate(&crate::support::node_tick(1), 0);

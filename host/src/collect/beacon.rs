@@ -212,6 +212,34 @@ pub struct BeaconApi {
     forms: std::sync::Arc<Forms>,
 }
 
+/// Deposits `(pubkey lower-case, gwei)` and withdrawals `(validator, gwei)` of a block
+/// body (`deposits[].data`, `execution_payload.withdrawals[]`); absent lists are empty.
+pub fn block_flows(body: &Value) -> (Vec<(String, i64)>, Vec<(u64, i64)>) {
+    let deposits = body["deposits"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    let data = &d["data"];
+                    Some((
+                        data["pubkey"].as_str()?.to_ascii_lowercase(),
+                        num_gwei(&data["amount"])?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let withdrawals = body["execution_payload"]["withdrawals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| Some((num_u64(&w["validator_index"])?, num_gwei(&w["amount"])?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    (deposits, withdrawals)
+}
+
 /// A number the API sends as a string (or, in old clients, a JSON number).
 pub fn num_u64(v: &Value) -> Option<u64> {
     match v {
@@ -515,6 +543,7 @@ impl BeaconApi {
             })
             .unwrap_or_default();
         let payload = &body["execution_payload"];
+        let flows = block_flows(body);
         Ok(Some(Block {
             slot: num_u64(&m["slot"]).ok_or_else(|| self.malformed(&p, "slot"))?,
             proposer: num_u64(&m["proposer_index"])
@@ -528,30 +557,8 @@ impl BeaconApi {
                 .unwrap_or_default(),
             execution_block_number: num_u64(&payload["block_number"]),
             fee_recipient: payload["fee_recipient"].as_str().map(str::to_string),
-            deposits: body["deposits"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| {
-                            let data = &d["data"];
-                            Some((
-                                data["pubkey"].as_str()?.to_ascii_lowercase(),
-                                num_gwei(&data["amount"])?,
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            withdrawals: payload["withdrawals"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|w| {
-                            Some((num_u64(&w["validator_index"])?, num_gwei(&w["amount"])?))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            deposits: flows.0,
+            withdrawals: flows.1,
         }))
     }
 
@@ -893,6 +900,35 @@ mod tests {
         );
         assert_eq!(bitlist("0x00"), None);
         assert_eq!(bitvector("0x01").map(|b| b.len()), Some(8));
+    }
+
+    #[test]
+    fn deposits_and_withdrawals_from_block_bodies() {
+        // The recorded Lodestar 1.5.1 block: no deposits, no withdrawals (known empty).
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/lodestar-1.5.1/eth_v2_beacon_blocks_42.json"
+        ))
+        .unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+        let body = &v["data"]["message"]["body"];
+        assert!(body.is_object(), "fixture block body");
+        assert_eq!(block_flows(body), (vec![], vec![]));
+        // A Capella+ body with a top-up deposit and a withdrawal sweep.
+        let body = serde_json::json!({
+            "deposits": [{"proof": [], "data": {"pubkey": "0xAB12", "withdrawal_credentials": "0x00",
+                          "amount": "1000000000", "signature": "0x"}}],
+            "execution_payload": {"withdrawals": [
+                {"index": "1", "validator_index": "6", "address": "0x00", "amount": "12345"}
+            ]}
+        });
+        assert_eq!(
+            block_flows(&body),
+            (
+                vec![("0xab12".to_string(), 1_000_000_000)],
+                vec![(6, 12_345)]
+            )
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! Unknown stays unknown: a missing answer leaves its fields `None`. Every observation
 //! names the node that served it; the primary is the first healthy node in config order.
 
-use super::beacon::{NetworkSummary, AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis};
+use super::beacon::{
+    AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis, NetworkSummary,
+};
 use super::events::{self, ChainEvent};
 use crate::model::{ChainSpec, NetworkIdentity, ValidatorEpoch};
 use crate::plugins::types::{
@@ -576,7 +578,9 @@ impl ChainCollector {
         }
         if in_epoch == 0 && epoch > 0 && !self.network_summary_off {
             if let Some((summary, _)) = self
-                .on_primary("network validators", async |api| api.network_summary().await)
+                .on_primary("network validators", async |api| {
+                    api.network_summary().await
+                })
                 .await
             {
                 if summary.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS {
@@ -1039,14 +1043,16 @@ fn network_stats(acc: &EpochAcc, sync_part: &[f64]) -> NetworkStats {
             }),
         _ => None,
     };
-    let from_blocks = active.filter(|a| *a > 0 && !acc.att_bits.is_empty()).map(|a| {
-        let set: usize = acc
-            .att_bits
-            .values()
-            .map(|b| b.iter().filter(|x| **x).count())
-            .sum();
-        (set as f64 / a as f64).min(1.0)
-    });
+    let from_blocks = active
+        .filter(|a| *a > 0 && !acc.att_bits.is_empty())
+        .map(|a| {
+            let set: usize = acc
+                .att_bits
+                .values()
+                .map(|b| b.iter().filter(|x| **x).count())
+                .sum();
+            (set as f64 / a as f64).min(1.0)
+        });
     NetworkStats {
         total_active_balance: total,
         active_validators: active,

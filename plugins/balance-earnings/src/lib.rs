@@ -6,9 +6,13 @@
 //!   unknown (no series point) when a balance, deposit or withdrawal figure is unknown;
 //! - earnings of all watched validators `earnings_gwei{window=1d|7d|30d|90d|all}`;
 //! - `apr_percent{window=7d|31d}`: income over the window / mean effective balance,
-//!   annualised; `projected_earnings_gwei{horizon=30d|365d, band=low|mid|high}`: the
-//!   30-day mean daily income times the horizon, the band ±1.645 σ of per-epoch income
-//!   scaled to the horizon (a 90 % band);
+//!   annualised (× 365 / days covered); `projected_earnings_gwei{horizon=30d|365d,
+//!   band=low|mid|high}`: the validators' own 30-day effectiveness (income / the spec's
+//!   ideal income) × the ideal over the horizon, the band ±1.645 σ of the proposal
+//!   lottery (expected proposals = slots × own / active validators; the proposer's 8/64
+//!   share of the reward varies with it) — a 90 % band. Without the spec's inputs: the
+//!   30-day mean income per epoch × the horizon ± 1.645 σ of per-epoch income. Execution
+//!   layer income (fees, MEV) is not observed and not projected;
 //! - `network_apr_percent`: what the network pays, from the spec and no indexing of the
 //!   network: base reward per increment (from the total active balance) × epochs per
 //!   year / increment × the observed participation; `network_participation_ratio`;

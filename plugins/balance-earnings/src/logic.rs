@@ -59,7 +59,7 @@ pub(crate) struct Meta {
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     pub rows: BTreeMap<u64, EpochRow>,
-    /// One pseudo-validator (0): [income, effective balance, epochs] per epoch.
+    /// One pseudo-validator (0), [`WIDTH`] values per epoch.
     pub totals: EpochWindows,
     pub recent_totals: BTreeMap<u64, f64>,
     pub suppress_until: Option<u64>,
@@ -68,6 +68,11 @@ pub struct Ledger {
     removed_rows: Vec<u64>,
 }
 
+/// Per epoch, all watched validators: income, effective balance, 1 (epochs), ideal
+/// income (spec base reward, when known), income of the epochs whose ideal is known.
+const WIDTH: usize = 5;
+/// Days in a year of the spec's timing (82,181.25 mainnet epochs).
+const DAYS_PER_YEAR: f64 = 365.25;
 const WINDOWS: [(&str, u64); 4] = [("1d", 1), ("7d", 7), ("30d", 30), ("90d", 90)];
 
 fn encode_row(r: &EpochRow) -> Vec<u8> {
@@ -96,8 +101,8 @@ impl Ledger {
     pub fn load(epochs_per_day: u64) -> Ledger {
         let meta: Meta = host::state::get_json("meta").unwrap_or_default();
         let mut l = Ledger {
-            totals: EpochWindows::load("totals", 3, epochs_per_day)
-                .unwrap_or_else(|| EpochWindows::new(3, epochs_per_day))
+            totals: EpochWindows::load("totals", WIDTH, epochs_per_day)
+                .unwrap_or_else(|| EpochWindows::new(WIDTH, epochs_per_day))
                 .keep_days(91),
             recent_totals: meta.recent_totals,
             suppress_until: meta.suppress_until,
@@ -119,7 +124,7 @@ impl Ledger {
             host::state::delete(&format!("row:{e}"));
         }
         host::state::delete("meta");
-        host::state::delete("totals:meta");
+        EpochWindows::delete("totals");
     }
 
     /// Persist what changed.
@@ -201,12 +206,18 @@ impl Ledger {
         }
         // Totals: only epochs whose every income is known count toward earnings.
         if complete {
-            self.totals.record(
-                e.epoch,
-                e.finalized,
-                &[0],
-                vec![total_income as f32, total_stake as f32, 1.0],
-            );
+            self.totals.record(e.epoch, e.finalized, &[0], {
+                let ideal = e.network_stats.base_reward_per_increment.map(|b| {
+                    (total_stake / vigil_plugin_sdk::duties::EFFECTIVE_BALANCE_INCREMENT * b) as f32
+                });
+                vec![
+                    total_income as f32,
+                    total_stake as f32,
+                    1.0,
+                    ideal.unwrap_or(0.0),
+                    ideal.map_or(0.0, |_| total_income as f32),
+                ]
+            });
             self.recent_totals.insert(e.epoch, total_income as f64);
         }
         let epd = vigil_plugin_sdk::duties::epochs_per_day(&e.network);
@@ -226,7 +237,7 @@ impl Ledger {
         }
         let all = self.totals.all_time();
         out.series(SeriesPoint::new("earnings_gwei", all[0]).label("window", "all"));
-        let epochs_per_year = epd as f64 * 365.0;
+        let epochs_per_year = epd as f64 * 365.0; // DATA-MODEL: APR × 365 / window days
         for (name, days) in [("7d", 7), ("31d", 31)] {
             let s = self.totals.sums(days, e.epoch);
             let (income, stake) = (s[0] as f64, s[1] as f64);
@@ -237,7 +248,22 @@ impl Ledger {
             }
         }
         let s30 = self.totals.sums(30, e.epoch);
+        let stats = &e.network_stats;
         if s30[2] > 0.0 {
+            // DATA-MODEL: own effectiveness × the network's ideal, the band from the
+            // proposal lottery (expected proposals = slots × own / active validators).
+            // Without the spec's inputs: the 30-day mean income ± 1.645 σ per epoch.
+            let stake = e
+                .validators
+                .effective_balance
+                .iter()
+                .filter_map(|x| gwei(*x))
+                .sum::<i64>();
+            let ideal_per_epoch = stats.base_reward_per_increment.map(|b| {
+                (stake / vigil_plugin_sdk::duties::EFFECTIVE_BALANCE_INCREMENT * b) as f64
+            });
+            let effectiveness =
+                (s30[3] > 0.0).then(|| (s30[4] as f64 / s30[3] as f64).clamp(0.0, 1.2));
             let per_epoch = s30[0] as f64 / s30[2] as f64;
             let w: Window = {
                 let mut w = Window::new(self.recent_totals.len().max(1));
@@ -249,8 +275,26 @@ impl Ledger {
             let sd = w.stddev().unwrap_or(0.0);
             for (horizon, days) in [("30d", 30.0), ("365d", 365.0)] {
                 let epochs = days * epd as f64;
-                let mid = per_epoch * epochs;
-                let spread = 1.645 * sd * epochs.sqrt();
+                let (mid, spread) = match (ideal_per_epoch, effectiveness, stats.active_validators)
+                {
+                    (Some(ideal), Some(eff), Some(active)) if active > 0 => {
+                        let mid = eff * ideal * epochs;
+                        let slots = epochs * e.network.slots_per_epoch as f64;
+                        let lambda = slots * e.validators.len() as f64 / active as f64;
+                        // The proposer's share of the reward (8/64), drawn by lottery.
+                        let proposals = mid * vigil_plugin_sdk::duties::WEIGHT_PROPOSER
+                            / vigil_plugin_sdk::duties::WEIGHT_DENOMINATOR;
+                        (
+                            mid,
+                            if lambda > 0.0 {
+                                1.645 * proposals / lambda.sqrt()
+                            } else {
+                                proposals
+                            },
+                        )
+                    }
+                    _ => (per_epoch * epochs, 1.645 * sd * epochs.sqrt()),
+                };
                 for (band, value) in [("low", mid - spread), ("mid", mid), ("high", mid + spread)] {
                     out.series(
                         SeriesPoint::new("projected_earnings_gwei", value)
@@ -260,12 +304,11 @@ impl Ledger {
                 }
             }
         }
-        let stats = &e.network_stats;
         if let Some(p) = stats.participation_rate {
             out.series(SeriesPoint::new("network_participation_ratio", p));
         }
         if let (Some(brpi), Some(p)) = (stats.base_reward_per_increment, stats.participation_rate) {
-            let apr = brpi as f64 * epochs_per_year / 1e9 * p * 100.0;
+            let apr = brpi as f64 * epd as f64 * DAYS_PER_YEAR / 1e9 * p * 100.0;
             out.series(SeriesPoint::new("network_apr_percent", apr));
         }
     }
@@ -335,6 +378,7 @@ mod tests {
             x.validators.balance[i] = G + e as i64 * gain;
         }
         x.network_stats.base_reward_per_increment = Some(126_491);
+        x.network_stats.active_validators = Some(1000);
         x.network_stats.participation_rate = Some(0.9);
         Input::Epoch(x)
     }
@@ -396,15 +440,24 @@ mod tests {
         // 25_000 per epoch on 128 ETH, 5400 epochs a day (2 s slots, 8-slot epochs).
         let expect = 25_000.0 / 128e9 * 5400.0 * 365.0 * 100.0;
         assert!((apr - expect).abs() < 1e-6 * expect, "{apr} vs {expect}");
-        let mid = series(&out, "projected_earnings_gwei", ("band", "mid")).unwrap();
-        assert!(mid > 0.0);
+        let high = series(&out, "projected_earnings_gwei", ("band", "high")).unwrap();
+        let low = series(&out, "projected_earnings_gwei", ("band", "low")).unwrap();
+        assert!(low < high);
         let net = out
             .series
             .iter()
             .find(|p| p.name == "network_apr_percent")
             .unwrap()
             .value;
-        assert!((net - 126_491.0 * 5400.0 * 365.0 / 1e9 * 0.9 * 100.0).abs() < 1e-6);
+        assert!((net - 126_491.0 * 5400.0 * 365.25 / 1e9 * 0.9 * 100.0).abs() < 1e-6);
+        // Projection from the spec: effectiveness (income / ideal) × ideal × horizon.
+        let ideal = 128.0 * 126_491.0;
+        let eff = 25_000.0 / ideal;
+        let mid = series(&out, "projected_earnings_gwei", ("band", "mid")).unwrap();
+        assert!(
+            (mid - eff * ideal * 30.0 * 5400.0).abs() < 1e-3 * mid,
+            "{mid}"
+        );
     }
 
     #[test]

@@ -71,10 +71,10 @@ impl Scorer {
         }
     }
 
-    /// Forget everything (a new chain): the metadata goes, so nothing loads.
+    /// Forget everything (a new chain): every window key goes.
     pub fn clear() {
-        host::state::delete("v:meta");
-        host::state::delete("n:meta");
+        EpochWindows::delete("v");
+        EpochWindows::delete("n");
     }
 
     /// Persist what changed.
@@ -104,7 +104,7 @@ impl Scorer {
             }
         }
         // The epoch's own scores come straight from its contributions.
-        self.emit(v, "epoch", &v.index, &values, out);
+        self.emit(cfg, v, "epoch", &v.index, &values, out);
         self.validators
             .record(e.epoch, e.finalized, &v.index, values);
         let stats = &e.network_stats;
@@ -126,7 +126,7 @@ impl Scorer {
         let mut network_1d = None;
         for (window, days) in WINDOWS {
             let sums = self.validators.sums(days, e.epoch);
-            self.emit(v, window, &ids, &sums, out);
+            self.emit(cfg, v, window, &ids, &sums, out);
             if !self.network.ids().is_empty() {
                 let ns = self.network.sums(days, e.epoch);
                 let [att, _, _, sync] = [
@@ -172,6 +172,7 @@ impl Scorer {
     /// Validator scores and group scores of one window from dense sums aligned with `ids`.
     fn emit(
         &self,
+        cfg: &Config,
         v: &ValidatorColumns,
         window: &str,
         ids: &[u64],
@@ -197,7 +198,11 @@ impl Scorer {
             out.scores(component, window, vals, scores);
         }
         // Groups: sum the members' sums, then divide.
-        for col in &v.labels {
+        for col in v
+            .labels
+            .iter()
+            .filter(|c| cfg.group_labels.is_empty() || cfg.group_labels.contains(&c.name))
+        {
             let mut groups: BTreeMap<u32, [f64; WIDTH]> = BTreeMap::new();
             for (p, id) in ids.iter().enumerate() {
                 let Some(i) = v.position(*id) else { continue };
@@ -340,6 +345,15 @@ mod tests {
             })
             .unwrap();
         assert_eq!(b.value, 50.0);
+        // Only the labels asked for.
+        let mut h2 = Harness::<crate::Efficiency>::with_toml("group_labels = [\"node\"]").unwrap();
+        let out2 = h2.evaluate(&epoch(1, true)).unwrap();
+        assert!(
+            out2.subject_scores
+                .iter()
+                .all(|s| s.subject[0].0 != "operator")
+        );
+        assert!(out2.subject_scores.iter().any(|s| s.subject[0].0 == "node"));
         let net = out
             .subject_scores
             .iter()

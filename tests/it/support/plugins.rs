@@ -57,7 +57,11 @@ fn out_dir() -> &'static PathBuf {
             .collect();
         shipped.sort();
         for dir in shipped {
-            let p = dir.file_name().and_then(|s| s.to_str()).expect("name").to_string();
+            let p = dir
+                .file_name()
+                .and_then(|s| s.to_str())
+                .expect("name")
+                .to_string();
             for core in build::cargo_build(&dir, &target).expect("build shipped plugin") {
                 install(&core, &p);
             }
