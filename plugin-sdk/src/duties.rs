@@ -116,10 +116,10 @@ pub fn composite(
 }
 
 /// Group validator indices by their beacon node (`node` label; "unknown" without one).
-pub fn by_node<'a>(
-    v: &'a ValidatorColumns,
+pub fn by_node(
+    v: &ValidatorColumns,
     validators: impl IntoIterator<Item = u64>,
-) -> BTreeMap<&'a str, Vec<u64>> {
+) -> BTreeMap<&str, Vec<u64>> {
     let mut out: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for index in validators {
         let node = v

@@ -165,7 +165,7 @@ impl Ledger {
             balance: v.balance.clone(),
             income: vec![i64::MIN; v.len()],
         };
-        let (mut total_income, mut total_stake, mut complete) = (0i64, 0i64, v.len() > 0);
+        let (mut total_income, mut total_stake, mut complete) = (0i64, 0i64, !v.is_empty());
         for i in 0..v.len() {
             let before = prev.and_then(|p| {
                 let k = if p.ids.get(i) == Some(&v.index[i]) {
@@ -383,7 +383,7 @@ mod tests {
         Input::Epoch(x)
     }
 
-    fn series<'a>(out: &'a Output, name: &str, label: (&str, &str)) -> Option<f64> {
+    fn series(out: &Output, name: &str, label: (&str, &str)) -> Option<f64> {
         out.series
             .iter()
             .find(|p| p.name == name && p.labels.iter().any(|(k, v)| k == label.0 && v == label.1))
