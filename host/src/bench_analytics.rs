@@ -80,6 +80,18 @@ fn native(name: &str, config: &str) -> anyhow::Result<Box<dyn Native>> {
     }
 }
 
+/// The epoch before the measured one, given once before timing (income needs the
+/// previous epoch's balances).
+fn prime() -> Input {
+    let Input::Epoch(mut e) = crate::bench::epoch_input(VALIDATORS, 6) else {
+        unreachable!("epoch_input builds an epoch")
+    };
+    for b in e.validators.balance.iter_mut() {
+        *b -= 12_000;
+    }
+    Input::Epoch(e)
+}
+
 /// One mainnet epoch of inputs: the epoch, its 32 slots, 32 node ticks.
 fn workload() -> Vec<Input> {
     let epoch = 7u64;
@@ -232,9 +244,10 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         }
         figures.push(f);
     };
-    let (mut total, mut total_native) = (0.0, 0.0);
-    let mut rows = Vec::new();
-    for (name, config) in PLUGINS {
+    let primer = prime();
+    let native_primer: vigil_plugin_sdk::Input =
+        serde_json::from_value(serde_json::to_value(&primer)?)?;
+    let measure = |name: &str, config: &str| -> anyhow::Result<(f64, f64)> {
         let file = dir.join(format!("{name}.wasm"));
         anyhow::ensure!(
             file.is_file(),
@@ -255,7 +268,14 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         let mut nat = native(name, config)?;
         let mine: Vec<vigil_plugin_sdk::Input> =
             wants.iter().map(|&i| native_inputs[i].clone()).collect();
-        // Warm both, and fail loudly if the plugin refuses the workload.
+        // Warm both (the previous epoch first), and fail loudly if the plugin refuses
+        // the workload.
+        if module.manifest.subscribes.contains(&InputKind::Epoch) {
+            inst.evaluate(&rt, &primer, 0)
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            nat.run(std::slice::from_ref(&native_primer))
+                .map_err(|e| anyhow::anyhow!("{name} native: {e}"))?;
+        }
         for &i in &wants {
             inst.evaluate(&rt, &inputs[i], 0)
                 .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -274,10 +294,24 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
             let _ = nat.run(&mine);
             nat_t.push(s.elapsed().as_secs_f64() * 1e3);
         }
-        let (w, n) = (median(wasm_t), median(nat_t));
+        Ok((median(wasm_t), median(nat_t)))
+    };
+    let (mut total, mut total_native) = (0.0, 0.0);
+    let mut rows = Vec::new();
+    for (name, config) in PLUGINS {
+        let (w, n) = measure(name, config)?;
         total += w;
         total_native += n;
         rows.push((name, w, n));
+    }
+    // Scores only: the two plugins that write a series point per validator, without.
+    let mut scores_only = total;
+    let mut rows_lean = Vec::new();
+    for name in ["attestations", "efficiency"] {
+        let (w, _) = measure(name, r#"{"validator_series": false}"#)?;
+        let full = rows.iter().find(|r| r.0 == name).map_or(0.0, |r| r.1);
+        scores_only += w - full;
+        rows_lean.push((name, w));
     }
     add("total_ms_10k_validators".into(), total, "ms");
     add("total_native_ms_10k_validators".into(), total_native, "ms");
@@ -286,6 +320,14 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         total / total_native.max(1e-9),
         "ratio",
     );
+    add(
+        "total_ms_10k_validators_scores_only".into(),
+        scores_only,
+        "ms",
+    );
+    for (name, w) in rows_lean {
+        add(format!("analytics_{name}_scores_only_ms"), w, "ms");
+    }
     for (name, w, n) in rows {
         let key = name.replace('-', "_");
         add(format!("analytics_{key}_ms"), w, "ms");

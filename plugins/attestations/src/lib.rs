@@ -14,8 +14,8 @@
 //! with the count). Per validator and epoch it emits the series
 //! `attestation_effectiveness_percent` (Σ actual / Σ ideal rewards, or an estimate from
 //! the vote flags when the node serves no rewards) and `inclusion_effectiveness_percent`
-//! (earliest possible inclusion delay / actual delay), and the same as `epoch` scores.
-//! Windows (1d/7d/30d) are the efficiency plugin's.
+//! (earliest possible inclusion delay / actual delay). Scores (`epoch`, 1d/7d/30d) are
+//! the efficiency plugin's.
 
 use vigil_plugin_sdk::prelude::*;
 
@@ -50,6 +50,7 @@ impl Plugin for Attestations {
                 "wrong_consecutive",
                 "epochs in a row with a wrong head/target/source vote before attestation_wrong_vote",
             )
+            .key_doc("validator_series", "emit the per-validator effectiveness series (false: alerts only; efficiency still scores)")
             .config::<Config>()
     }
 
@@ -65,7 +66,7 @@ impl Plugin for Attestations {
                 let mut tracker: Tracker = host::state::get_json(STATE_KEY).unwrap_or_default();
                 tracker.observe(&self.config, epoch);
                 tracker.report(&self.config, epoch, out);
-                logic::effectiveness(epoch, out);
+                logic::effectiveness(epoch, self.config.validator_series, out);
                 host::state::set_json(STATE_KEY, &tracker).map_err(Error::msg)?;
             }
             // A new chain: yesterday's streaks mean nothing on it.

@@ -16,6 +16,9 @@ pub struct Config {
     pub max_inclusion_delay: u64,
     pub late_consecutive: u32,
     pub wrong_consecutive: u32,
+    /// Emit the per-validator series (one point per validator and epoch); large setups
+    /// that only want the scores can turn it off.
+    pub validator_series: bool,
 }
 
 impl Default for Config {
@@ -26,6 +29,7 @@ impl Default for Config {
             max_inclusion_delay: 2,
             late_consecutive: 2,
             wrong_consecutive: 3,
+            validator_series: true,
         }
     }
 }
@@ -172,38 +176,34 @@ impl Tracker {
     }
 }
 
-/// Per validator: attestation and inclusion effectiveness of this epoch, as series and
-/// `epoch` scores.
-pub fn effectiveness(epoch: &EpochInput, out: &mut Output) {
+/// Per validator: attestation and inclusion effectiveness of this epoch, as series.
+/// (The `epoch` scores of the same components come from the efficiency plugin, which
+/// computes them with the same functions.)
+pub fn effectiveness(epoch: &EpochInput, series: bool, out: &mut Output) {
+    if !series {
+        return;
+    }
     let v = &epoch.validators;
     let brpi = epoch.network_stats.base_reward_per_increment;
-    let (mut att_ids, mut att_vals, mut inc_ids, mut inc_vals) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    out.series.reserve(2 * v.len());
     for i in 0..v.len() {
-        let mut r = RatioSum::default();
-        if let Some((n, d)) = attestation_contribution(v, i, brpi) {
-            r.add(n, d);
-            if let Some(p) = r.percent() {
-                att_ids.push(v.index[i]);
-                att_vals.push(p);
-                out.series(
-                    SeriesPoint::new("attestation_effectiveness_percent", p)
-                        .label("validator", v.index[i]),
-                );
-            }
+        if let Some((n, d)) = attestation_contribution(v, i, brpi)
+            && d != 0.0
+        {
+            let p = (n / d * 100.0).clamp(0.0, 100.0);
+            out.series(
+                SeriesPoint::new("attestation_effectiveness_percent", p)
+                    .label("validator", v.index[i]),
+            );
         }
         if let Some((n, d)) = inclusion_contribution(v, i) {
             let p = (n / d * 100.0).clamp(0.0, 100.0);
-            inc_ids.push(v.index[i]);
-            inc_vals.push(p);
             out.series(
                 SeriesPoint::new("inclusion_effectiveness_percent", p)
                     .label("validator", v.index[i]),
             );
         }
     }
-    out.scores("attestation", "epoch", att_ids, att_vals);
-    out.scores("inclusion", "epoch", inc_ids, inc_vals);
 }
 
 #[cfg(test)]
@@ -241,13 +241,13 @@ mod tests {
         assert_eq!(a.subject, vec![("node".to_string(), "unknown".to_string())]);
         assert!(a.summary.contains("6, 7"), "{}", a.summary);
         // Effectiveness: the missing ones at 0, the others at 100.
-        let s = out
-            .scores
-            .iter()
-            .find(|s| s.component == "inclusion")
-            .unwrap();
-        assert_eq!(s.values[6], 0.0);
-        assert_eq!(s.values[0], 100.0);
+        let inc = |v: &str| {
+            out.series
+                .iter()
+                .find(|p| p.name == "inclusion_effectiveness_percent" && p.labels[0].1 == v)
+                .map(|p| p.value)
+        };
+        assert_eq!((inc("6"), inc("0")), (Some(0.0), Some(100.0)));
         assert!(
             out.series
                 .iter()

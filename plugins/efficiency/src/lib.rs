@@ -42,6 +42,7 @@ impl Plugin for Efficiency {
             .subscribe(InputKind::Reset)
             .key_doc("below_network_points", "points below the network's composite (1d) before the check warns")
             .key_doc("group_labels", "label columns to compare groups by (empty = every label: node, client, operator ...)")
+            .key_doc("validator_series", "emit composite_score_percent per validator (false: scores only)")
             .config::<Config>()
     }
 

@@ -14,6 +14,8 @@ use vigil_plugin_sdk::windows::EpochWindows;
 pub struct Config {
     pub below_network_points: f64,
     pub group_labels: Vec<String>,
+    /// Emit `composite_score_percent` per validator each epoch (false: scores only).
+    pub validator_series: bool,
 }
 
 impl Default for Config {
@@ -21,6 +23,7 @@ impl Default for Config {
         Config {
             below_network_points: 10.0,
             group_labels: Vec::new(),
+            validator_series: true,
         }
     }
 }
@@ -153,7 +156,7 @@ impl Scorer {
                 }
             }
             if window == "1d" {
-                for (p, id) in ids.iter().enumerate() {
+                for (p, id) in ids.iter().enumerate().filter(|_| cfg.validator_series) {
                     let r = ratios(&sums[p * WIDTH..(p + 1) * WIDTH]);
                     if let Some(c) = composite(r[0], r[2], r[3]) {
                         out.series(
