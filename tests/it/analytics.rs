@@ -71,6 +71,9 @@ pub(crate) struct Raised {
     pub(crate) summary: String,
 }
 
+/// A series identity: name and labels.
+pub(crate) type SeriesId = (String, Vec<(String, String)>);
+
 /// Everything the plugins said about a run.
 #[derive(Default)]
 pub(crate) struct Judged {
@@ -78,7 +81,7 @@ pub(crate) struct Judged {
     /// (component, window, epoch) → validator → score, latest delivery wins.
     pub(crate) scores: BTreeMap<(String, String, u64), BTreeMap<u64, f64>>,
     /// Series points: (name, labels) → values in order.
-    pub(crate) series: BTreeMap<(String, Vec<(String, String)>), Vec<f64>>,
+    pub(crate) series: BTreeMap<SeriesId, Vec<f64>>,
     pub(crate) epoch_inputs: BTreeMap<u64, vigil::plugins::types::EpochInput>,
     pub(crate) failures: Vec<String>,
     pub(crate) slots: BTreeSet<u64>,

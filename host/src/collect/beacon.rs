@@ -212,9 +212,12 @@ pub struct BeaconApi {
     forms: std::sync::Arc<Forms>,
 }
 
-/// Deposits `(pubkey lower-case, gwei)` and withdrawals `(validator, gwei)` of a block
-/// body (`deposits[].data`, `execution_payload.withdrawals[]`); absent lists are empty.
-pub fn block_flows(body: &Value) -> (Vec<(String, i64)>, Vec<(u64, i64)>) {
+/// Deposits `(pubkey lower-case, gwei)` and withdrawals `(validator, gwei)` of a block.
+pub type BlockFlows = (Vec<(String, i64)>, Vec<(u64, i64)>);
+
+/// The [`BlockFlows`] of a block body (`deposits[].data`,
+/// `execution_payload.withdrawals[]`); absent lists are empty.
+pub fn block_flows(body: &Value) -> BlockFlows {
     let deposits = body["deposits"]
         .as_array()
         .map(|a| {

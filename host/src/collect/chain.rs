@@ -576,22 +576,23 @@ impl ChainCollector {
                     .collect();
             }
         }
-        if in_epoch == 0 && epoch > 0 && !self.network_summary_off {
-            if let Some((summary, _)) = self
+        if in_epoch == 0
+            && epoch > 0
+            && !self.network_summary_off
+            && let Some((summary, _)) = self
                 .on_primary("network validators", async |api| {
                     api.network_summary().await
                 })
                 .await
-            {
-                if summary.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS {
-                    tracing::info!(
-                        validators = summary.total_validators,
-                        "network too large to read its validator list every epoch: network APR and participation stay unknown"
-                    );
-                    self.network_summary_off = true;
-                }
-                self.acc(epoch - 1).network = Some(summary);
+        {
+            if summary.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS {
+                tracing::info!(
+                    validators = summary.total_validators,
+                    "network too large to read its validator list every epoch: network APR and participation stay unknown"
+                );
+                self.network_summary_off = true;
             }
+            self.acc(epoch - 1).network = Some(summary);
         }
         // The slot's block.
         let header = self
