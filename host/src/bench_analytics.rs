@@ -7,7 +7,10 @@
 //! it subscribes to. Per plugin: the median of several runs of that workload, in the
 //! sandbox (`analytics_<plugin>_ms`) and natively (`analytics_<plugin>_native_ms`,
 //! through the SDK's test harness, the plugin's code behind the same entry point), and
-//! their ratio; then the totals, `total_ms_10k_validators` first. Plugin state starts
+//! their ratio; then the totals, `total_ms_10k_validators` first, and
+//! `total_ms_10k_validators_scores_only` with attestations' and efficiency's
+//! per-validator series switched off. The previous epoch is given once before timing
+//! (income needs its balances). Plugin state starts
 //! empty on both sides for every run (the sandboxed runs have no store); in-memory
 //! caches (efficiency's windows, balance-earnings' ledger) stay warm on both.
 
