@@ -75,6 +75,7 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
     match suite {
         "plugins" => bench_plugins(&mut r, plugins)?,
         "collector" => bench_collector(&mut r)?,
+        "analytics" => r.figures = crate::bench_analytics::run(json, plugins)?,
         // The store figures include the collector's CPU while it watches a chain.
         "store" => {
             bench_store(&mut r)?;
@@ -126,8 +127,8 @@ fn find_plugin(dir: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
-    let node_sync = find_plugin(dir, "node-sync")?;
-    let streak = find_plugin(dir, "missed-streak")?;
+    let node_health = find_plugin(dir, "node-health")?;
+    let streak = find_plugin(dir, "attestations")?;
     let tmp = tempfile_dir()?;
     // 100k validators' columns take ~25 MiB once lifted: give the sandbox room.
     let limits = Limits {
@@ -138,24 +139,24 @@ fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
 
     // Compile cold: no cache.
     let cold = Runtime::new(limits.clone(), None, None)?;
-    let bytes = std::fs::read(&node_sync)?;
+    let bytes = std::fs::read(&node_health)?;
     let compile = median_secs(3, || {
-        let _ = cold.load_bytes(&node_sync, &bytes);
+        let _ = cold.load_bytes(&node_health, &bytes);
     });
     r.add("compile_cold_ms", compile * 1e3, "ms");
 
     // Cached load: hash, verify, deserialize, check contract, pre-instantiate, manifest.
     let rt = Runtime::new(limits.clone(), Some(tmp.join("cache")), None)?;
-    rt.load_bytes(&node_sync, &bytes)
+    rt.load_bytes(&node_health, &bytes)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let cached = median_secs(20, || {
-        let _ = rt.load_bytes(&node_sync, &bytes);
+        let _ = rt.load_bytes(&node_health, &bytes);
     });
     r.add("load_cached_ms", cached * 1e3, "ms");
     r.add("load_cached_ratio_to_cold", cached / compile, "ratio");
 
     let module = rt
-        .load_bytes(&node_sync, &bytes)
+        .load_bytes(&node_health, &bytes)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let inst_t = median_secs(200, || {
         let _ = module.instantiate(&rt, "{}");
@@ -183,7 +184,7 @@ fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
             .instantiate(&rt, "{}")
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut native = vigil_plugin_sdk::testing::Harness::<
-            vigil_plugin_missed_streak::MissedStreak,
+            vigil_plugin_attestations::Attestations,
         >::with_json("{}")
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let reps = if n > 50_000 { 7 } else { 21 };
@@ -235,7 +236,7 @@ fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
     // Hot swap: rename a new version into the watched folder; time until it answers.
     let plugin_dir = tmp.join("plugins");
     std::fs::create_dir_all(&plugin_dir)?;
-    std::fs::write(plugin_dir.join("node-sync.wasm"), &bytes)?;
+    std::fs::write(plugin_dir.join("node-health.wasm"), &bytes)?;
     let rt = Arc::new(Runtime::new(limits, Some(tmp.join("cache")), None)?);
     let registry = Arc::new(Registry::new(
         rt.clone(),
@@ -265,10 +266,10 @@ fn bench_plugins(r: &mut Reporter, dir: Option<&Path>) -> anyhow::Result<()> {
         v.extend_from_slice(name.as_bytes());
         let want: [u8; 32] =
             sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&v)).into();
-        let staging = plugin_dir.join(".node-sync.wasm.new");
+        let staging = plugin_dir.join(".node-health.wasm.new");
         std::fs::write(&staging, &v)?;
         let start = Instant::now();
-        std::fs::rename(&staging, plugin_dir.join("node-sync.wasm"))?;
+        std::fs::rename(&staging, plugin_dir.join("node-health.wasm"))?;
         loop {
             let set = registry.current();
             if let Some(p) = set.plugins.iter().find(|p| p.module.hash == want)

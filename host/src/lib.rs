@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod bench;
 pub mod bench_alerts;
+pub mod bench_analytics;
 pub mod channels;
 pub mod cli;
 pub mod collect;

@@ -24,6 +24,8 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, ConfigError> {
         };
         // The path already ends at the offending key, unknown ones included; at the
         // root, serde's message names it.
+        // serde names list items `rules[0].value`; the contract dots them: `rules.0.value`.
+        let path = path.replace('[', ".").replace(']', "");
         let key = if path != "." {
             Some(path)
         } else {

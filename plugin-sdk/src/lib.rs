@@ -13,6 +13,9 @@
 //! - [`columns`]: reading per-validator columns with "unknown" as `None`;
 //! - [`stats`] and [`threshold`]: window statistics, least-squares trends, thresholds
 //!   and "N consecutive bad observations" streaks;
+//! - [`clients`]: each client's metric names, peer target, flags and prune procedure;
+//! - [`duties`]: per-epoch score contributions, the composite weights and duty alerts
+//!   aggregated per node; [`windows`]: per-validator sums over 1d/7d/30d;
 //! - [`config`]: typed configuration that rejects unknown keys by name;
 //! - [`host`]: logging, history queries, persistent state and the evaluation clock;
 //! - [`testing`] (native only): run your plugin's logic on fixture inputs in `cargo test`.
@@ -62,8 +65,10 @@
 //! of host calls. A plugin that traps or panics is restarted from a fresh instance on the
 //! next call; after repeated failures it is quarantined until its file changes.
 
+pub mod clients;
 pub mod columns;
 pub mod config;
+pub mod duties;
 pub mod host;
 mod manifest;
 pub mod output;
@@ -71,6 +76,7 @@ pub mod stats;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod threshold;
+pub mod windows;
 
 /// Bindings generated from `wit/vigil.wit`, the plugin contract. Plugin authors use the
 /// re-exports at the crate root instead.

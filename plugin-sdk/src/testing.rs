@@ -201,6 +201,12 @@ impl<P: Plugin> Harness<P> {
     }
 }
 
+/// Run `f` with `host` serving the [`crate::host`] calls (state, series, clock), as the
+/// harness does around `evaluate`: for testing helpers that use host state directly.
+pub fn with_test_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
+    with_host(host, f)
+}
+
 fn with_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
     HOST.with(|h| std::mem::swap(&mut *h.borrow_mut(), host));
     let out = f();

@@ -39,14 +39,14 @@ fn usage_errors_exit_2_failures_exit_1() {
     let (code, out, _) = run(&[
         "plugins",
         "check",
-        plugins::path("node-sync").to_str().unwrap(),
+        plugins::path("node-health").to_str().unwrap(),
     ]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("is plugin node-sync 0.1.0 (contract vigil:plugin@0.1.0)"),
+        out.contains("is plugin node-health 0.1.0 (contract vigil:plugin@0.1.0)"),
         "{out}"
     );
-    assert!(out.contains("[plugin.node-sync] min_peers = 5"), "{out}");
+    assert!(out.contains("[plugin.node-health] min_peers = 5"), "{out}");
 }
 
 #[test]
@@ -64,13 +64,13 @@ fn config_check_names_file_line_and_key() {
     // A plugin table checked against the plugin itself.
     std::fs::create_dir_all(dir.path().join("p")).unwrap();
     std::fs::copy(
-        plugins::path("node-sync"),
-        dir.path().join("p/node-sync.wasm"),
+        plugins::path("node-health"),
+        dir.path().join("p/node-health.wasm"),
     )
     .unwrap();
     std::fs::write(
         &f,
-        "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peer = 3\n",
+        "[plugins]\ndir = \"p\"\n\n[plugin.node-health]\nmin_peer = 3\n",
     )
     .unwrap();
     let (code, _, err) = run(&["config", "check", f.to_str().unwrap()]);
@@ -81,13 +81,13 @@ fn config_check_names_file_line_and_key() {
     );
     std::fs::write(
         &f,
-        "[plugins]\ndir = \"p\"\n\n[plugin.node-sync]\nmin_peers = 3\n",
+        "[plugins]\ndir = \"p\"\n\n[plugin.node-health]\nmin_peers = 3\n",
     )
     .unwrap();
     let (code, out, err) = run(&["config", "check", f.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("plugin tables accepted by: node-sync"),
+        out.contains("plugin tables accepted by: node-health"),
         "{out}"
     );
 }
@@ -95,7 +95,7 @@ fn config_check_names_file_line_and_key() {
 #[test]
 fn plugins_test_prints_findings_and_json() {
     let fixture = crate::support::root().join("tests/fixtures/node-tick.json");
-    let wasm = plugins::path("node-sync");
+    let wasm = plugins::path("node-health");
     let (code, out, err) = run(&[
         "plugins",
         "test",
@@ -109,7 +109,7 @@ fn plugins_test_prints_findings_and_json() {
         "{out}"
     );
     assert!(
-        out.contains("skip input #1: node-sync does not subscribe to reset"),
+        out.contains("skip input #1: node-health does not subscribe to reset"),
         "{out}"
     );
     let (code, out, _) = run(&[
@@ -157,7 +157,11 @@ fn daemon_hot_reloads_plugins_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    std::fs::copy(plugins::path("node-sync"), p.join("plugins/node-sync.wasm")).unwrap();
+    std::fs::copy(
+        plugins::path("node-health"),
+        p.join("plugins/node-health.wasm"),
+    )
+    .unwrap();
     let cfg = "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
                [[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n";
     std::fs::write(p.join("vigil.toml"), cfg).unwrap();
@@ -183,7 +187,7 @@ fn daemon_hot_reloads_plugins_and_config() {
     let has = |s: &str| log.lock().unwrap().contains(s);
     assert!(
         wait_until(Duration::from_secs(60), || has(
-            "started with 1 plugin(s): node-sync"
+            "started with 1 plugin(s): node-health"
         )),
         "{}",
         log.lock().unwrap()
@@ -196,7 +200,7 @@ fn daemon_hot_reloads_plugins_and_config() {
     );
     std::fs::write(
         p.join("vigil.toml"),
-        format!("{cfg}[plugin.node-sync]\nmin_peerz = 1\n"),
+        format!("{cfg}[plugin.node-health]\nmin_peerz = 1\n"),
     )
     .unwrap();
     assert!(

@@ -91,10 +91,10 @@ fn epoch(e: u64) -> Input {
 
 #[test]
 fn epoch_input_round_trips_through_a_compiled_plugin() {
-    let env = Env::new(test_limits(), &["missed-streak"]);
+    let env = Env::new(test_limits(), &["attestations"]);
     let report = env.registry.scan();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert_eq!(report.added, vec!["missed-streak"]);
+    assert_eq!(report.added, vec!["attestations"]);
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
 
     let first = eval.evaluate(&epoch(13), 1_000);
@@ -106,9 +106,12 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         out.alerts.is_empty(),
         "one missed epoch stays below the default of 2"
     );
-    assert_eq!(out.series.len(), 1);
-    assert_eq!(out.series[0].name, "validators_missing_streak");
-    assert_eq!(out.series[0].value, 2.0);
+    let streak = out
+        .series
+        .iter()
+        .find(|p| p.name == "validators_missing_streak")
+        .expect("streak series");
+    assert_eq!(streak.value, 2.0);
 
     let second = eval.evaluate(&epoch(14), 2_000);
     assert_eq!(second.generation, first.generation);
@@ -130,16 +133,16 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
     assert_eq!(a.threshold, Some(2.0));
     assert_eq!(
         a.summary,
-        "2 validator(s) missed attestations for 2 consecutive epochs (up to epoch 14): 6, 7"
+        "2 validator(s) on beacon-1 missed attestations for 2 consecutive epochs (up to epoch 14): 6, 7"
     );
     // The plugin's state reached the store through the host, and its series too.
     assert_eq!(
-        env.store.plugin_state_keys("missed-streak").unwrap(),
+        env.store.plugin_state_keys("attestations").unwrap(),
         vec!["tracker".to_string()]
     );
     let tracker: serde_json::Value = serde_json::from_slice(
         &env.store
-            .plugin_state_get("missed-streak", "tracker")
+            .plugin_state_get("attestations", "tracker")
             .unwrap()
             .unwrap(),
     )
@@ -154,14 +157,17 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
 
 #[test]
 fn node_fixture_round_trips_field_by_field() {
-    let env = Env::new(test_limits(), &["node-sync"]);
+    let env = Env::new(test_limits(), &["node-health"]);
     env.registry.scan();
     let inputs =
         vigil::cli::read_inputs(&crate::support::root().join("tests/fixtures/node-tick.json"))
             .unwrap();
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
     let ev = eval.evaluate(&inputs[0], vigil::cli::input_time_ms(&inputs[0]));
-    let out = ev.results[0].outcome.as_ref().expect("node-sync evaluates");
+    let out = ev.results[0]
+        .outcome
+        .as_ref()
+        .expect("node-health evaluates");
     type Row<'a> = (&'a str, Severity, String, Option<f64>, Option<f64>);
     let got: Vec<Row> = out
         .alerts
@@ -224,29 +230,33 @@ fn node_fixture_round_trips_field_by_field() {
         vec![
             ("beacon_synced", CheckStatus::Warn),
             ("beacon_reachable", CheckStatus::Fail),
-            ("execution_synced", CheckStatus::Warn)
+            ("execution_synced", CheckStatus::Warn),
+            ("execution_chain", CheckStatus::Ok)
         ]
     );
     assert_eq!(
         out.series[0].labels,
         vec![("node".to_string(), "beacon-1".to_string())]
     );
-    // The reset input in the same fixture is not for node-sync: nobody evaluates it.
+    // The reset input in the same fixture is not for node-health: nobody evaluates it.
     let ev = eval.evaluate(&inputs[1], 0);
     assert!(ev.results.is_empty());
 }
 
 #[test]
 fn plugin_config_reaches_the_plugin() {
-    let env = Env::new(test_limits(), &["node-sync"]);
+    let env = Env::new(test_limits(), &["node-health"]);
     env.registry.scan();
     let mut configs = std::collections::BTreeMap::new();
-    configs.insert("node-sync".to_string(), r#"{"min_peers": 60}"#.to_string());
+    configs.insert(
+        "node-health".to_string(),
+        r#"{"min_peers": 60}"#.to_string(),
+    );
     assert!(env.registry.apply_configs(configs).unwrap());
     let eval = Evaluator::new(env.registry.clone(), None);
     let ev = eval.evaluate(&crate::support::node_tick(1), 0);
     let out = ev.results[0].outcome.as_ref().unwrap();
     assert_eq!(out.alerts[0].name, "cl_peers_low");
     assert_eq!(out.alerts[0].threshold, Some(60.0));
-    let _ = plugins::path("node-sync");
+    let _ = plugins::path("node-health");
 }

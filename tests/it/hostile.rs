@@ -5,10 +5,10 @@ use crate::support::{Env, node_tick, test_limits};
 use vigil::evaluate::Evaluator;
 use vigil::plugins::PluginError;
 
-/// Load `hostile` beside node-sync, evaluate three ticks, and return the hostile
-/// plugin's errors; node-sync must have run clean every time.
-fn run_beside_node_sync(hostile: &str) -> Vec<PluginError> {
-    let env = Env::new(test_limits(), &[hostile, "node-sync"]);
+/// Load `hostile` beside node-health, evaluate three ticks, and return the hostile
+/// plugin's errors; node-health must have run clean every time.
+fn run_beside_node_health(hostile: &str) -> Vec<PluginError> {
+    let env = Env::new(test_limits(), &[hostile, "node-health"]);
     let report = env.registry.scan();
     assert!(
         report.errors.is_empty(),
@@ -23,18 +23,18 @@ fn run_beside_node_sync(hostile: &str) -> Vec<PluginError> {
         let ns = ev
             .results
             .iter()
-            .find(|r| r.plugin == "node-sync")
-            .expect("node-sync ran");
-        let out = ns.outcome.as_ref().expect("node-sync is unaffected");
+            .find(|r| r.plugin == "node-health")
+            .expect("node-health ran");
+        let out = ns.outcome.as_ref().expect("node-health is unaffected");
         assert_eq!(
             out.checks.len(),
             1,
-            "node-sync produced its check at tick {seq}"
+            "node-health produced its check at tick {seq}"
         );
         let h = ev
             .results
             .iter()
-            .find(|r| r.plugin != "node-sync")
+            .find(|r| r.plugin != "node-health")
             .expect("hostile ran");
         let e = h
             .outcome
@@ -67,7 +67,7 @@ fn run_beside_node_sync(hostile: &str) -> Vec<PluginError> {
 
 #[test]
 fn endless_loop_hits_the_cpu_deadline() {
-    let errors = run_beside_node_sync("endless-loop");
+    let errors = run_beside_node_health("endless-loop");
     for e in &errors[..3] {
         assert!(
             matches!(e, PluginError::Deadline { limit_ms: 200, .. }),
@@ -82,7 +82,7 @@ fn endless_loop_hits_the_cpu_deadline() {
 
 #[test]
 fn memory_bomb_hits_the_memory_cap() {
-    let errors = run_beside_node_sync("memory-bomb");
+    let errors = run_beside_node_health("memory-bomb");
     assert!(
         matches!(errors[0], PluginError::Memory { limit_mib: 64, .. }),
         "{:?}",
@@ -97,7 +97,7 @@ fn memory_bomb_hits_the_memory_cap() {
 
 #[test]
 fn panic_is_reported_with_its_message() {
-    let errors = run_beside_node_sync("panics");
+    let errors = run_beside_node_health("panics");
     let PluginError::Trap {
         plugin,
         detail,
@@ -116,7 +116,7 @@ fn panic_is_reported_with_its_message() {
 
 #[test]
 fn oversized_output_is_refused() {
-    let errors = run_beside_node_sync("huge-output");
+    let errors = run_beside_node_health("huge-output");
     let PluginError::OutputTooLarge { size, limit, .. } = errors[0] else {
         panic!("{:?}", errors[0])
     };
@@ -125,7 +125,7 @@ fn oversized_output_is_refused() {
 
 #[test]
 fn host_call_spam_hits_the_budget() {
-    let errors = run_beside_node_sync("host-call-spam");
+    let errors = run_beside_node_health("host-call-spam");
     assert!(
         matches!(errors[0], PluginError::HostCalls { limit: 10_000, .. }),
         "{:?}",
@@ -135,7 +135,7 @@ fn host_call_spam_hits_the_budget() {
 
 #[test]
 fn invalid_output_is_refused_with_the_reason() {
-    let errors = run_beside_node_sync("bad-output");
+    let errors = run_beside_node_health("bad-output");
     assert_eq!(
         errors[0].to_string(),
         "plugin bad-output: invalid output: scores attestation/1d: value 250 is outside 0..100"
@@ -146,7 +146,7 @@ fn invalid_output_is_refused_with_the_reason() {
 fn non_components_and_wrong_contracts_are_refused_at_load() {
     let env = Env::new(
         test_limits(),
-        &["core-module", "wrong-contract", "node-sync"],
+        &["core-module", "wrong-contract", "node-health"],
     );
     std::fs::write(
         env.plugin_dir().join("notes.wasm"),
@@ -154,7 +154,7 @@ fn non_components_and_wrong_contracts_are_refused_at_load() {
     )
     .unwrap();
     let report = env.registry.scan();
-    assert_eq!(report.added, vec!["node-sync"]);
+    assert_eq!(report.added, vec!["node-health"]);
     let msgs: Vec<String> = report.errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(msgs.len(), 3, "{msgs:#?}");
     assert!(
@@ -213,7 +213,7 @@ fn trapped_instance_is_replaced_not_reentered() {
     // The panicking plugin panics on every call; each call after a trap must get a fresh
     // instance (wasmtime refuses re-entry into a trapped instance with a different
     // error, "cannot enter component instance"), so every error is the panic itself.
-    let errors = run_beside_node_sync("panics");
+    let errors = run_beside_node_health("panics");
     for e in &errors[..3] {
         assert!(
             matches!(e, PluginError::Trap { panic: Some(_), .. }),

@@ -165,7 +165,7 @@ fn broken_new_version_keeps_the_last_good_one() {
 
 #[test]
 fn removing_the_file_removes_the_plugin() {
-    let env = Env::new(test_limits(), &["counter", "node-sync"]);
+    let env = Env::new(test_limits(), &["counter", "node-health"]);
     env.registry.scan();
     std::fs::remove_file(env.plugin_file("counter")).unwrap();
     let report = env.registry.scan();
@@ -177,7 +177,7 @@ fn removing_the_file_removes_the_plugin() {
         .iter()
         .map(|p| p.name().to_string())
         .collect();
-    assert_eq!(names, vec!["node-sync"]);
+    assert_eq!(names, vec!["node-health"]);
 }
 
 #[test]

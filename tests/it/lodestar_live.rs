@@ -2,7 +2,8 @@
 //! no rewards endpoints, liveness and validator filters in their old forms), started by
 //! `tests/devnet/lodestar/devnet.sh`. Validator client B (validators 6 and 7) is stopped
 //! mid-run; Vigil must record their missed attestations from liveness, their empty
-//! proposer slots, and their falling balances.
+//! proposer slots, and their falling balances — and the shipped analytics plugins must
+//! raise the same alerts from liveness, blocks and balances (no rewards endpoints).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -86,6 +87,8 @@ impl Drop for Devnet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
+    // The plugins are built (once per test run) before the chain starts.
+    let mut judge = tokio::task::block_in_place(crate::analytics::Judge::new);
     let devnet = tokio::task::spawn_blocking(Devnet::start).await.unwrap();
     let url = devnet.env["REST_URL"].clone();
     let http = vigil::daemon::http_client().unwrap();
@@ -108,6 +111,7 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
         let next = chain.next_tick_ms(now, 1000);
         tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
         for o in chain.tick(vigil::daemon::now_ms()).await {
+            judge.judge(o.clone());
             match o {
                 Observation::Slot(s) if s.outcome == BlockOutcome::Missed => {
                     missed.push((s.slot, s.proposer))
@@ -179,4 +183,56 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
         "validator 6 balance"
     );
     drop(devnet);
+    live_alerts(&judge.judged, stop_epoch, &after);
+}
+
+/// The analytics plugins on the live chain: the same alerts as on the replay, from
+/// liveness, blocks and balances alone.
+fn live_alerts(j: &crate::analytics::Judged, stop_epoch: u64, missed: &[&(u64, Option<u64>)]) {
+    assert!(j.failures.is_empty(), "plugin failures: {:?}", j.failures);
+    // Two missed epochs in a row after the stop: raised, naming exactly 6 and 7.
+    let att: Vec<_> = j.named("attestations_missed").collect();
+    assert!(
+        att.iter()
+            .any(|a| a.at.is_some_and(|e| e >= stop_epoch + 2) && a.validators == vec![6, 7]),
+        "attestations_missed for 6 and 7: {att:#?}"
+    );
+    // Every missed slot after the stop raised proposal_missed in its slot.
+    for (s, p) in missed {
+        let a = j
+            .named("proposal_missed")
+            .find(|a| !a.epoch_input && a.at == Some(*s))
+            .unwrap_or_else(|| panic!("no proposal_missed at slot {s}"));
+        assert!(a.validators.contains(&p.unwrap()), "slot {s}: {a:?}");
+    }
+    // Sync committee (all 8 sit in it on the minimal preset) and balances.
+    assert!(
+        j.named("sync_committee_missed")
+            .any(|a| a.validators == vec![6, 7]),
+        "sync_committee_missed for 6 and 7"
+    );
+    assert!(
+        j.named("balance_decreasing")
+            .any(|a| a.validators.contains(&6) && a.validators.contains(&7)),
+        "balance_decreasing for 6 and 7"
+    );
+    // The healthy validators raised nothing.
+    let healthy: Vec<_> = j
+        .alerts
+        .iter()
+        .filter(|a| {
+            a.severity != vigil::plugins::types::Severity::Info
+                && a.validators.iter().any(|v| *v < 6)
+        })
+        .collect();
+    assert!(
+        healthy.is_empty(),
+        "healthy validators raised: {healthy:#?}"
+    );
+    // Network figures without rewards: base reward from the validator list,
+    // participation from the included aggregation bits.
+    let last = j.epoch_inputs.values().next_back().unwrap();
+    assert_eq!(last.network_stats.active_validators, Some(8));
+    assert!(last.network_stats.base_reward_per_increment.is_some());
+    assert!(last.network_stats.participation_rate.is_some());
 }

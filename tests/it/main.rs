@@ -10,6 +10,7 @@ mod support;
 mod alertmanager;
 mod alerts;
 mod alerts_daemon;
+pub(crate) mod analytics;
 mod chain;
 mod chain_faults;
 mod cli;

@@ -34,7 +34,7 @@ Plugins are .wasm files in the configured folder; add, replace or remove one whi
 Vigil runs and the change is live within a second.",
     after_help = "Exit codes: 0 ok, 1 failed (a check found a problem), 2 usage error.\n\
 Examples:\n  vigil run --config /etc/vigil/vigil.toml\n  vigil plugins build plugins/ \n  \
-vigil plugins test target/plugins/node-sync.wasm --input tests/fixtures/node-tick.json\n  \
+vigil plugins test target/plugins/node-health.wasm --input tests/fixtures/node-tick.json\n  \
 vigil config check config/vigil.toml"
 )]
 pub struct Cli {
@@ -68,12 +68,12 @@ pub enum Command {
     Outbox(alerts_cmd::OutboxCommand),
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`, `analytics`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
         json: bool,
-        /// Plugin folder with node-sync.wasm and missed-streak.wasm (default: build them).
+        /// Plugin folder with node-health.wasm and attestations.wasm (default: build them).
         #[arg(long)]
         plugins: Option<PathBuf>,
     },

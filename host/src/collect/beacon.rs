@@ -110,6 +110,22 @@ pub struct Block {
     pub sync_bits: Vec<bool>,
     pub execution_block_number: Option<u64>,
     pub fee_recipient: Option<String>,
+    /// Deposits in the block body: `(pubkey, amount gwei)` (deposits name keys, not indices).
+    pub deposits: Vec<(String, i64)>,
+    /// Withdrawals swept by the execution payload: `(validator, amount gwei)`.
+    pub withdrawals: Vec<(u64, i64)>,
+}
+
+/// Network-wide figures from the state's validator list: the spec's inputs for base
+/// rewards, read without indexing anything per validator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetworkSummary {
+    /// Validators active in the state's epoch.
+    pub active_validators: u64,
+    /// Sum of their effective balances, gwei.
+    pub total_active_balance: i64,
+    /// Validators in the state (any status): the size of the answer.
+    pub total_validators: u64,
 }
 
 /// `/eth/v1/node/syncing`.
@@ -194,6 +210,37 @@ pub struct BeaconApi {
     base: std::sync::Arc<str>,
     http: reqwest::Client,
     forms: std::sync::Arc<Forms>,
+}
+
+/// Deposits `(pubkey lower-case, gwei)` and withdrawals `(validator, gwei)` of a block.
+pub type BlockFlows = (Vec<(String, i64)>, Vec<(u64, i64)>);
+
+/// The [`BlockFlows`] of a block body (`deposits[].data`,
+/// `execution_payload.withdrawals[]`); absent lists are empty.
+pub fn block_flows(body: &Value) -> BlockFlows {
+    let deposits = body["deposits"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    let data = &d["data"];
+                    Some((
+                        data["pubkey"].as_str()?.to_ascii_lowercase(),
+                        num_gwei(&data["amount"])?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let withdrawals = body["execution_payload"]["withdrawals"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|w| Some((num_u64(&w["validator_index"])?, num_gwei(&w["amount"])?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    (deposits, withdrawals)
 }
 
 /// A number the API sends as a string (or, in old clients, a JSON number).
@@ -499,6 +546,7 @@ impl BeaconApi {
             })
             .unwrap_or_default();
         let payload = &body["execution_payload"];
+        let flows = block_flows(body);
         Ok(Some(Block {
             slot: num_u64(&m["slot"]).ok_or_else(|| self.malformed(&p, "slot"))?,
             proposer: num_u64(&m["proposer_index"])
@@ -512,7 +560,32 @@ impl BeaconApi {
                 .unwrap_or_default(),
             execution_block_number: num_u64(&payload["block_number"]),
             fee_recipient: payload["fee_recipient"].as_str().map(str::to_string),
+            deposits: flows.0,
+            withdrawals: flows.1,
         }))
+    }
+
+    /// Active validator count and total active balance from the unfiltered validator
+    /// list of state `head`. One request per epoch; its size grows with the network, so
+    /// the collector stops asking once a network is large (see `chain.rs`).
+    pub async fn network_summary(&self) -> Result<NetworkSummary, BeaconError> {
+        let p = "/eth/v1/beacon/states/head/validators";
+        let v = self.get(p).await?;
+        let list = self.data_array(p, &v)?;
+        let mut sum = NetworkSummary {
+            active_validators: 0,
+            total_active_balance: 0,
+            total_validators: list.len() as u64,
+        };
+        for e in list {
+            // active_ongoing, active_exiting, active_slashed
+            if matches!(status_code(e["status"].as_str().unwrap_or_default()), 2..=4) {
+                sum.active_validators += 1;
+                sum.total_active_balance +=
+                    num_gwei(&e["validator"]["effective_balance"]).unwrap_or(0);
+            }
+        }
+        Ok(sum)
     }
 
     /// Validators by index (state `head`). Modern nodes filter with POST; old ones (e.g.
@@ -830,6 +903,35 @@ mod tests {
         );
         assert_eq!(bitlist("0x00"), None);
         assert_eq!(bitvector("0x01").map(|b| b.len()), Some(8));
+    }
+
+    #[test]
+    fn deposits_and_withdrawals_from_block_bodies() {
+        // The recorded Lodestar 1.5.1 block: no deposits, no withdrawals (known empty).
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/lodestar-1.5.1/eth_v2_beacon_blocks_42.json"
+        ))
+        .unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+        let body = &v["data"]["message"]["body"];
+        assert!(body.is_object(), "fixture block body");
+        assert_eq!(block_flows(body), (vec![], vec![]));
+        // A Capella+ body with a top-up deposit and a withdrawal sweep.
+        let body = serde_json::json!({
+            "deposits": [{"proof": [], "data": {"pubkey": "0xAB12", "withdrawal_credentials": "0x00",
+                          "amount": "1000000000", "signature": "0x"}}],
+            "execution_payload": {"withdrawals": [
+                {"index": "1", "validator_index": "6", "address": "0x00", "amount": "12345"}
+            ]}
+        });
+        assert_eq!(
+            block_flows(&body),
+            (
+                vec![("0xab12".to_string(), 1_000_000_000)],
+                vec![(6, 12_345)]
+            )
+        );
     }
 
     #[test]

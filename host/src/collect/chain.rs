@@ -16,7 +16,9 @@
 //! Unknown stays unknown: a missing answer leaves its fields `None`. Every observation
 //! names the node that served it; the primary is the first healthy node in config order.
 
-use super::beacon::{AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis};
+use super::beacon::{
+    AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis, NetworkSummary,
+};
 use super::events::{self, ChainEvent};
 use crate::model::{ChainSpec, NetworkIdentity, ValidatorEpoch};
 use crate::plugins::types::{
@@ -120,6 +122,16 @@ struct EpochAcc {
     rewards: Option<AttestationRewards>,
     sync_rewards: HashMap<u64, i64>,
     withdrawals: HashMap<u64, i64>,
+    /// Deposits credited to watched validators by this epoch's blocks, gwei.
+    deposits: HashMap<u64, i64>,
+    /// Slots of this epoch whose block could not be read (deposits and withdrawals are
+    /// then unknown, never zero).
+    blocks_unread: u32,
+    /// Union of included aggregation bits per `(slot, committee)` of this epoch's duties,
+    /// from every block read: the observed participation of the whole network.
+    att_bits: HashMap<(u64, u64), Vec<bool>>,
+    /// Active validators and total active balance at the end of the epoch.
+    network: Option<NetworkSummary>,
     /// Validators at the end of the epoch: (status, balance, effective, slashed).
     end_state: HashMap<u64, (u8, i64, i64, bool)>,
     node: u16,
@@ -143,6 +155,10 @@ pub struct ChainCollector {
     finalized_epoch: Option<u64>,
     /// Watched validators in the next sync committee period, and the period it is for.
     next_sync: (u64, Vec<u64>),
+    /// Public keys of watched validators (lower-case hex): deposits name keys.
+    pubkeys: HashMap<String, u64>,
+    /// Set once the network is too large to read its validator list every epoch.
+    network_summary_off: bool,
 }
 
 impl ChainCollector {
@@ -187,6 +203,8 @@ impl ChainCollector {
             seen_at: HashMap::new(),
             finalized_epoch: None,
             next_sync: (u64::MAX, Vec::new()),
+            pubkeys: HashMap::new(),
+            network_summary_off: false,
         }
     }
 
@@ -542,6 +560,11 @@ impl ChainCollector {
                     .on_primary("validators", async |api| api.validators(&watched).await)
                     .await
             {
+                for v in &vals {
+                    if !v.pubkey.is_empty() {
+                        self.pubkeys.insert(v.pubkey.to_ascii_lowercase(), v.index);
+                    }
+                }
                 self.acc(epoch - 1).end_state = vals
                     .into_iter()
                     .map(|v| {
@@ -552,6 +575,24 @@ impl ChainCollector {
                     })
                     .collect();
             }
+        }
+        if in_epoch == 0
+            && epoch > 0
+            && !self.network_summary_off
+            && let Some((summary, _)) = self
+                .on_primary("network validators", async |api| {
+                    api.network_summary().await
+                })
+                .await
+        {
+            if summary.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS {
+                tracing::info!(
+                    validators = summary.total_validators,
+                    "network too large to read its validator list every epoch: network APR and participation stay unknown"
+                );
+                self.network_summary_off = true;
+            }
+            self.acc(epoch - 1).network = Some(summary);
         }
         // The slot's block.
         let header = self
@@ -564,13 +605,26 @@ impl ChainCollector {
             node_name = self.nodes[node as usize].name.clone();
             if let Some(h) = h {
                 seen.block = Some((h.proposer, h.root.clone()));
-                if let Some((Some(b), _)) = self
+                let block = self
                     .on_primary("block", async |api| api.block(&slot.to_string()).await)
-                    .await
-                {
+                    .await;
+                if !matches!(block, Some((Some(_), _))) {
+                    self.acc(epoch).blocks_unread += 1;
+                }
+                if let Some((Some(b), _)) = block {
                     for att in &b.attestations {
                         let duty_epoch = att.slot / spe;
                         if let Some(acc) = self.epochs.get_mut(&duty_epoch) {
+                            let bits = acc
+                                .att_bits
+                                .entry((att.slot, att.committee_index))
+                                .or_default();
+                            if bits.len() < att.bits.len() {
+                                bits.resize(att.bits.len(), false);
+                            }
+                            for (k, set) in att.bits.iter().enumerate() {
+                                bits[k] |= *set;
+                            }
                             for d in acc.attester.values() {
                                 if d.slot == att.slot
                                     && d.committee_index == att.committee_index
@@ -583,6 +637,18 @@ impl ChainCollector {
                         }
                     }
                     seen.sync_bits = b.sync_bits.clone();
+                    let (w, d) = (b.withdrawals.clone(), b.deposits.clone());
+                    let acc = self.acc(epoch);
+                    for (v, amount) in w {
+                        if watched.binary_search(&v).is_ok() {
+                            *acc.withdrawals.entry(v).or_insert(0) += amount;
+                        }
+                    }
+                    for (key, amount) in d {
+                        if let Some(&v) = self.pubkeys.get(&key) {
+                            *self.acc(epoch).deposits.entry(v).or_insert(0) += amount;
+                        }
+                    }
                     let part = (!b.sync_bits.is_empty()).then(|| {
                         b.sync_bits.iter().filter(|x| **x).count() as f64 / b.sync_bits.len() as f64
                     });
@@ -612,6 +678,9 @@ impl ChainCollector {
                     }
                 }
             }
+        }
+        if node_name.is_empty() {
+            self.acc(epoch).blocks_unread += 1;
         }
         let proposer_duty = self
             .epochs
@@ -739,6 +808,8 @@ impl ChainCollector {
                 }
             })
         };
+        // Deposits and withdrawals are known when every slot of the epoch was read.
+        let flows_known = acc.slots.len() as u64 == spe && acc.blocks_unread == 0;
         let mut rows = Vec::with_capacity(self.validators.len());
         for &v in &self.validators {
             let end = acc.end_state.get(&v).copied();
@@ -842,8 +913,16 @@ impl ChainCollector {
                 sync_signed: signed,
                 sync_expected: expected,
                 sync_reward: acc.sync_rewards.get(&v).copied(),
-                deposits: 0,
-                withdrawals: acc.withdrawals.get(&v).copied().unwrap_or(0),
+                deposits: if flows_known {
+                    acc.deposits.get(&v).copied().unwrap_or(0)
+                } else {
+                    i64::MIN
+                },
+                withdrawals: if flows_known {
+                    acc.withdrawals.get(&v).copied().unwrap_or(0)
+                } else {
+                    i64::MIN
+                },
                 finalized: complete && finalized_epoch.is_some_and(|f| epoch < f),
                 node: acc.node,
             });
@@ -879,6 +958,7 @@ impl ChainCollector {
                 reward: acc.slots.get(&slot).and_then(|s| s.reward),
             })
             .collect();
+        let stats = network_stats(acc, &sync_part);
         let upcoming: Vec<Proposal> = self
             .epochs
             .range(epoch + 1..)
@@ -899,14 +979,7 @@ impl ChainCollector {
             proposals,
             upcoming_proposals: upcoming,
             next_sync_committee: self.next_sync.1.clone(),
-            network_stats: NetworkStats {
-                total_active_balance: None,
-                active_validators: None,
-                participation_rate: None,
-                sync_participation: (!sync_part.is_empty())
-                    .then(|| sync_part.iter().sum::<f64>() / sync_part.len() as f64),
-                base_reward_per_increment: None,
-            },
+            network_stats: stats,
         };
         Observation::Epoch {
             input,
@@ -918,6 +991,76 @@ impl ChainCollector {
                 chain_id: None,
             },
         }
+    }
+}
+
+/// Stop reading the whole validator list every epoch above this many validators (about
+/// 25 MB of JSON); network figures then stay unknown.
+const NETWORK_SUMMARY_MAX_VALIDATORS: u64 = 100_000;
+/// `EFFECTIVE_BALANCE_INCREMENT` (gwei) and `BASE_REWARD_FACTOR`: equal in every preset.
+const EFFECTIVE_BALANCE_INCREMENT: i64 = 1_000_000_000;
+const BASE_REWARD_FACTOR: i64 = 64;
+/// Altair's `TIMELY_TARGET_WEIGHT` / `WEIGHT_DENOMINATOR`.
+const TIMELY_TARGET_WEIGHT: f64 = 26.0;
+const WEIGHT_DENOMINATOR: f64 = 64.0;
+
+/// `integer_squareroot` of the spec (Newton's method on integers).
+pub fn integer_sqrt(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let mut x = n;
+    let mut y = x.div_ceil(2);
+    while y < x {
+        x = y;
+        y = (x + n / x) / 2;
+    }
+    x
+}
+
+/// Base reward per increment from the total active balance (spec `get_base_reward_per_increment`).
+pub fn base_reward_per_increment(total_active_balance: i64) -> Option<i64> {
+    let root = integer_sqrt(u64::try_from(total_active_balance).ok()?);
+    (root > 0).then(|| EFFECTIVE_BALANCE_INCREMENT * BASE_REWARD_FACTOR / root as i64)
+}
+
+/// The epoch's network figures: active set and base reward from the state's validator
+/// list; participation from the rewards' ideal target reward when the node serves
+/// rewards (ideal = base reward · 26/64 · participating stake share), otherwise from the
+/// aggregation bits of every attestation included for the epoch's duties.
+fn network_stats(acc: &EpochAcc, sync_part: &[f64]) -> NetworkStats {
+    let total = acc.network.map(|n| n.total_active_balance);
+    let active = acc.network.map(|n| n.active_validators);
+    let brpi = total.and_then(base_reward_per_increment);
+    let from_rewards = match (acc.rewards.as_ref(), brpi) {
+        (Some(r), Some(brpi)) => r
+            .ideal
+            .iter()
+            .filter(|i| i.effective_balance >= EFFECTIVE_BALANCE_INCREMENT && i.target > 0)
+            .max_by_key(|i| i.effective_balance)
+            .map(|i| {
+                let base = (i.effective_balance / EFFECTIVE_BALANCE_INCREMENT * brpi) as f64;
+                (i.target as f64 * WEIGHT_DENOMINATOR / (TIMELY_TARGET_WEIGHT * base)).min(1.0)
+            }),
+        _ => None,
+    };
+    let from_blocks = active
+        .filter(|a| *a > 0 && !acc.att_bits.is_empty())
+        .map(|a| {
+            let set: usize = acc
+                .att_bits
+                .values()
+                .map(|b| b.iter().filter(|x| **x).count())
+                .sum();
+            (set as f64 / a as f64).min(1.0)
+        });
+    NetworkStats {
+        total_active_balance: total,
+        active_validators: active,
+        participation_rate: from_rewards.or(from_blocks),
+        sync_participation: (!sync_part.is_empty())
+            .then(|| sync_part.iter().sum::<f64>() / sync_part.len() as f64),
+        base_reward_per_increment: brpi,
     }
 }
 
@@ -964,5 +1107,45 @@ pub fn columns(rows: &[ValidatorEpoch], node: &str) -> ValidatorColumns {
             values: vec![node.to_string()],
             codes: vec![0; rows.len()],
         }],
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+
+    #[test]
+    fn base_reward_follows_the_spec() {
+        assert_eq!(integer_sqrt(0), 0);
+        assert_eq!(integer_sqrt(15), 3);
+        assert_eq!(integer_sqrt(16), 4);
+        assert_eq!(integer_sqrt(u64::MAX), 4_294_967_295);
+        // 8 validators of 32 ETH (the recorded dev chain): 64e9 / isqrt(256e9) = 126_491.
+        assert_eq!(base_reward_per_increment(256_000_000_000), Some(126_491));
+        // Mainnet-sized: 34M ETH active gives about 347 gwei per increment.
+        let m = base_reward_per_increment(34_000_000_000_000_000).unwrap();
+        assert!((340..=350).contains(&m), "{m}");
+        assert_eq!(base_reward_per_increment(0), None);
+    }
+
+    #[test]
+    fn network_stats_unknown_without_a_source() {
+        let stats = network_stats(&EpochAcc::default(), &[]);
+        assert_eq!(stats.total_active_balance, None);
+        assert_eq!(stats.participation_rate, None);
+        assert_eq!(stats.base_reward_per_increment, None);
+        let acc = EpochAcc {
+            network: Some(NetworkSummary {
+                active_validators: 4,
+                total_active_balance: 128_000_000_000,
+                total_validators: 4,
+            }),
+            att_bits: [((8, 0), vec![true, false]), ((9, 0), vec![true, true])].into(),
+            ..EpochAcc::default()
+        };
+        let stats = network_stats(&acc, &[0.5, 1.0]);
+        assert_eq!(stats.participation_rate, Some(0.75));
+        assert_eq!(stats.sync_participation, Some(0.75));
+        assert_eq!(stats.active_validators, Some(4));
     }
 }

@@ -366,12 +366,12 @@ mod tests {
 
     #[test]
     fn plugin_tables_become_json_and_errors_find_their_line() {
-        let c = check("[plugin.node-sync]\nmin_peers = 3\n").unwrap();
-        assert_eq!(c.plugin_configs()["node-sync"], r#"{"min_peers":3}"#);
-        let e = c.plugin_error("node-sync", Some("min_peers"), "too low");
+        let c = check("[plugin.node-health]\nmin_peers = 3\n").unwrap();
+        assert_eq!(c.plugin_configs()["node-health"], r#"{"min_peers":3}"#);
+        let e = c.plugin_error("node-health", Some("min_peers"), "too low");
         assert_eq!(
             (e.line, e.key.as_deref()),
-            (Some(2), Some("plugin.node-sync.min_peers"))
+            (Some(2), Some("plugin.node-health.min_peers"))
         );
     }
 

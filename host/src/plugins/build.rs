@@ -42,7 +42,7 @@ pub fn componentize(core: &[u8]) -> anyhow::Result<Vec<u8>> {
         .context("cannot wrap the module as a component")
 }
 
-/// `vigil_plugin_node_sync` → `node-sync`.
+/// `vigil_plugin_node_health` → `node-health`.
 pub fn plugin_file_stem(artifact_stem: &str) -> String {
     artifact_stem
         .strip_prefix("vigil_plugin_")
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn stems_drop_prefix() {
-        assert_eq!(plugin_file_stem("vigil_plugin_node_sync"), "node-sync");
+        assert_eq!(plugin_file_stem("vigil_plugin_node_health"), "node-health");
         assert_eq!(plugin_file_stem("my_rules"), "my-rules");
     }
 

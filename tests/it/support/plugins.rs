@@ -49,18 +49,28 @@ fn out_dir() -> &'static PathBuf {
         {
             install(&core, "counter-v2");
         }
-        for p in ["node-sync", "missed-streak"] {
-            for core in build::cargo_build(&root.join("plugins").join(p), &target)
-                .expect("build shipped plugin")
-            {
-                install(&core, p);
+        // Every shipped plugin crate in plugins/, under its folder's name.
+        let mut shipped: Vec<PathBuf> = std::fs::read_dir(root.join("plugins"))
+            .expect("read plugins/")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .collect();
+        shipped.sort();
+        for dir in shipped {
+            let p = dir
+                .file_name()
+                .and_then(|s| s.to_str())
+                .expect("name")
+                .to_string();
+            for core in build::cargo_build(&dir, &target).expect("build shipped plugin") {
+                install(&core, &p);
             }
         }
         out
     })
 }
 
-/// Path of a built plugin by name: a shipped one (`node-sync`), a fixture (`counter`,
+/// Path of a built plugin by name: a shipped one (`node-health`), a fixture (`counter`,
 /// `counter-v2`) or a hostile one (`endless-loop`), or `core-module`.
 pub(crate) fn path(name: &str) -> PathBuf {
     let p = out_dir().join(format!("{name}.wasm"));
