@@ -42,6 +42,8 @@ pub struct Daemon {
     writer: Writer,
     /// Conditions reported at the previous evaluation of each kind, to log changes.
     active: Mutex<BTreeSet<String>>,
+    /// The latest findings, for the dashboard, `/metrics` and reports.
+    findings: Arc<crate::findings::Findings>,
 }
 
 impl Daemon {
@@ -91,7 +93,11 @@ impl Daemon {
             names.len(),
             if names.is_empty() { "none yet (vigil plugins build)".to_string() } else { names.join(", ") }
         );
+        let findings = Arc::new(crate::findings::Findings::open(
+            cfg.store_path.parent().unwrap_or(Path::new(".")),
+        ));
         Ok(Arc::new(Daemon {
+            findings,
             evaluator: Evaluator::new(registry.clone(), Some(store.clone())),
             config: ArcSwap::from_pointee(cfg),
             registry,
@@ -114,6 +120,11 @@ impl Daemon {
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The latest findings (dashboard snapshot).
+    pub fn findings(&self) -> &Arc<crate::findings::Findings> {
+        &self.findings
     }
 
     /// The store's writer (one batching task).
@@ -208,6 +219,7 @@ impl Daemon {
     /// Evaluate one input and log the conditions that appeared or cleared.
     pub fn evaluate(&self, input: &Input, now_ms: i64) -> Evaluation {
         let ev = self.evaluator.evaluate(input, now_ms);
+        self.findings.observe(input, &ev);
         let kind = format!("{:?}", ev.kind);
         let mut now_active = BTreeSet::new();
         for (plugin, a) in ev.alerts() {
@@ -401,6 +413,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 evaluator.evaluate(&input, t);
             }
         })?;
+        let _web = if daemon.config().config.web.enabled {
+            Some(crate::web::serve(daemon.clone()).await?)
+        } else {
+            None
+        };
         let cfg = daemon.config();
         let http = http_client()?;
         let mut side = NodeSide::new(&cfg, http.clone());

@@ -5,13 +5,17 @@
 //! See `DESIGN.md` for the data path; each module is one stage of it.
 
 pub mod bench;
+pub mod chart;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod evaluate;
+pub mod findings;
 pub mod model;
 pub mod plugins;
 pub mod recorder;
+pub mod report;
 pub mod store;
 pub mod term;
+pub mod web;

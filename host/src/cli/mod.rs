@@ -6,6 +6,7 @@
 
 mod config_cmd;
 mod plugins_cmd;
+mod web_cmd;
 
 pub use plugins_cmd::{input_time_ms, read_inputs};
 
@@ -59,6 +60,32 @@ pub enum Command {
     /// Build, check, test and list plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Dashboard helpers: `vigil web hash-password`.
+    #[command(subcommand)]
+    Web(WebCommand),
+    /// Validators, status, effectiveness, income and alerts as a colour table (from the
+    /// running daemon's API, or the store when no daemon runs).
+    Summary {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A daily, weekly or monthly report (html with charts, json, csv or md).
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// daily, weekly or monthly.
+        #[arg(long, default_value = "daily")]
+        period: String,
+        /// html, json, csv or md.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
         /// Which suite: `plugins`, `store` (includes `collector`), `collector`.
@@ -70,6 +97,13 @@ pub enum Command {
         #[arg(long)]
         plugins: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebCommand {
+    /// Print an argon2id hash of a password (read from $VIGIL_PASSWORD or stdin) for
+    /// `[[web.users]] password_hash`.
+    HashPassword,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +171,14 @@ pub fn main() -> ExitCode {
         Command::Run(c) => crate::daemon::run(&c.config),
         Command::Config(ConfigCommand::Check { path }) => config_cmd::check(&path),
         Command::Plugins(cmd) => plugins_cmd::run(cmd),
+        Command::Web(WebCommand::HashPassword) => web_cmd::hash_password(),
+        Command::Summary { config, json } => web_cmd::summary(&config.config, json),
+        Command::Report {
+            config,
+            period,
+            format,
+            out,
+        } => web_cmd::report(&config.config, &period, &format, out.as_deref()),
         Command::Bench {
             suite,
             json,

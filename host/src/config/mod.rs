@@ -8,6 +8,7 @@
 
 mod load;
 mod schema;
+pub mod web;
 
 pub use load::{ConfigError, LoadedConfig, load, load_str, parse_duration};
 pub use schema::*;

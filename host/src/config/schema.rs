@@ -35,6 +35,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Dashboard, JSON API, `/metrics` and remote write.
+    #[serde(default)]
+    pub web: super::web::WebConfig,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             validators: ValidatorsConfig::default(),
             collect: CollectConfig::default(),
             log: LogConfig::default(),
+            web: super::web::WebConfig::default(),
         }
     }
 }
