@@ -413,8 +413,15 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 evaluator.evaluate(&input, t);
             }
         })?;
+        // A dashboard that cannot start (port taken, unreadable token) is reported
+        // loudly, but monitoring and alerting go on without it.
         let _web = if daemon.config().config.web.enabled {
-            Some(crate::web::serve(daemon.clone()).await?)
+            crate::web::serve(daemon.clone())
+                .await
+                .inspect_err(|e| {
+                    tracing::error!("dashboard not started, monitoring goes on without it: {e:#}")
+                })
+                .ok()
         } else {
             None
         };
@@ -426,7 +433,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let mut chain = ChainCollector::new(&cfg.config.network.name, &nodes, &validators, http);
         tracing::info!(
             validators = validators.len(),
-            beacon = %nodes.iter().map(|n| format!("{} ({})", n.0, n.1)).collect::<Vec<_>>().join(", "),
+            beacon = %nodes.iter().map(|n| format!("{} ({})", n.0, crate::web::config_edit::redact_url(&n.1).unwrap_or_else(|| n.1.clone()))).collect::<Vec<_>>().join(", "),
             "watching; slot-paced once the chain is identified, else every {} s; Ctrl-C stops",
             cfg.collect_interval.as_secs_f64()
         );

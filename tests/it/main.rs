@@ -19,3 +19,4 @@ mod lodestar_live;
 mod record;
 mod scrape;
 mod store;
+mod web;

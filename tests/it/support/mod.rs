@@ -1,6 +1,7 @@
 //! Shared test helpers.
 
 pub(crate) mod plugins;
+pub(crate) mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

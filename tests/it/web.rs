@@ -1,0 +1,293 @@
+//! The dashboard's security and API contract, against an in-process daemon and its
+//! real HTTP server: credentials on every route, roles, CSRF, the login rate limit,
+//! the OpenAPI file against the router, findings shown after a restart.
+
+use crate::support::web::{ADMIN_PASSWORD, Client, FormExt, Server, VIEWER_PASSWORD, web_section};
+use std::collections::BTreeSet;
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdef";
+
+fn config() -> String {
+    // SAFETY of set_var: test-only; every test of this module sets the same values.
+    unsafe {
+        std::env::set_var("VIGIL_WEB_IT_ADMIN", ADMIN_TOKEN);
+        std::env::set_var("VIGIL_WEB_IT_VIEWER", VIEWER_TOKEN);
+    }
+    format!(
+        "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n{}",
+        web_section(0, "VIGIL_WEB_IT_ADMIN", "VIGIL_WEB_IT_VIEWER")
+    )
+    .replace("127.0.0.1:0\"", "127.0.0.1:{port}\"")
+}
+
+/// The example path of an API route (path parameters filled in).
+fn concrete(path: &str) -> String {
+    path.replace("{index}", "6")
+        .replace("{fingerprint}", "abc")
+        .replace("{id}", "s1")
+}
+
+/// Page routes that change something (all POST).
+const PAGE_CHANGES: [&str; 5] = [
+    "/alerts/abc/ack",
+    "/silences",
+    "/silences/s1/expire",
+    "/plugins/reload",
+    "/config",
+];
+const PAGES: [&str; 6] = [
+    "/",
+    "/validators/6",
+    "/analytics",
+    "/alerts",
+    "/plugins",
+    "/config",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_needs_credentials() {
+    let s = Server::start(&config()).await;
+    let anon = Client::new(&s.url);
+    for (path, methods) in vigil::web::api::PATHS {
+        for m in *methods {
+            let r = anon.req(m, &concrete(path)).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{m} {path}");
+            assert!(r.headers().contains_key("www-authenticate"));
+        }
+    }
+    for p in PAGES {
+        let r = anon.req("get", p).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 303, "GET {p}");
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login?next=")
+        );
+    }
+    for p in PAGE_CHANGES {
+        let r = anon.req("post", p).send().await.unwrap();
+        assert!(
+            matches!(r.status().as_u16(), 303 | 401),
+            "POST {p}: {}",
+            r.status()
+        );
+    }
+    assert_eq!(anon.get("/events").await.0, 401);
+    assert_eq!(
+        anon.get("/metrics").await.0,
+        401,
+        "metrics are private by default"
+    );
+    // A wrong token is no better than none.
+    let bad = Client::with_token(&s.url, "not-a-token-at-all-xxxxxxxx");
+    assert_eq!(bad.get("/api/v1/validators").await.0, 401);
+    // The public ones.
+    assert_eq!(anon.get("/healthz").await.0, 200);
+    assert_eq!(anon.get("/login").await.0, 200);
+    // And with credentials everything answers.
+    let admin = Client::with_token(&s.url, ADMIN_TOKEN);
+    assert_eq!(admin.get("/metrics").await.0, 200);
+    for p in PAGES {
+        assert_eq!(admin.get(p).await.0, 200, "GET {p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_change_nothing_and_changes_need_the_csrf_token() {
+    let s = Server::start(&config()).await;
+    let mut vic = Client::new(&s.url);
+    assert_eq!(vic.login("vic", VIEWER_PASSWORD).await, 303);
+    assert!(vic.csrf.is_some(), "a session's pages carry its CSRF token");
+    let before = std::fs::read_to_string(s.path().join("vigil.toml")).unwrap();
+    for p in PAGE_CHANGES {
+        let (code, body) = vic
+            .post_form(p, &[("text", "[web]\n"), ("matchers", "alertname=x")], true)
+            .await;
+        assert_eq!(code, 403, "viewer POST {p}");
+        assert!(body.contains("viewer role"), "{body}");
+    }
+    let look = Client::with_token(&s.url, VIEWER_TOKEN);
+    for (path, methods) in vigil::web::api::PATHS {
+        for m in methods.iter().filter(|m| **m != "get") {
+            let r = look.req(m, &concrete(path)).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 403, "viewer token {m} {path}");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("vigil.toml")).unwrap(),
+        before
+    );
+    // The viewer sees the config without an editor.
+    let (_, page) = vic.get("/config").await;
+    assert!(
+        page.contains("Viewers cannot change the configuration") && !page.contains("<textarea")
+    );
+
+    // Admin session: no CSRF token → refused; with it → done.
+    let mut ann = Client::new(&s.url);
+    assert_eq!(ann.login("ann", ADMIN_PASSWORD).await, 303);
+    let (code, body) = ann.post_form("/plugins/reload", &[], false).await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("CSRF"));
+    let (code, _) = ann
+        .post_form("/plugins/reload", &[("csrf", "forged")], false)
+        .await;
+    assert_eq!(code, 403);
+    let (code, body) = ann.post_form("/plugins/reload", &[], true).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("rescanned"), "{body}");
+    // The API with a session needs the header; a bearer token needs none.
+    let r = ann
+        .req("post", "/api/v1/plugins/reload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = ann
+        .req("post", "/api/v1/plugins/reload")
+        .header("X-CSRF-Token", ann.csrf.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let ops = Client::with_token(&s.url, ADMIN_TOKEN);
+    assert_eq!(
+        ops.req("post", "/api/v1/plugins/reload")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // Logging out ends the session.
+    let (code, _) = ann.post_form("/logout", &[], true).await;
+    assert_eq!(code, 303);
+    assert_eq!(ann.get("/").await.0, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_are_rate_limited() {
+    let s = Server::start(&config()).await;
+    let mut c = Client::new(&s.url);
+    for _ in 0..5 {
+        let r = c
+            .req("post", "/login")
+            .form_fields(&[("user", "ann"), ("password", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        assert!(r.headers()["location"].to_str().unwrap().contains("error="));
+    }
+    // Now even the right password waits.
+    assert_eq!(c.login("ann", ADMIN_PASSWORD).await, 429);
+    assert!(c.cookie.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_config_edits_are_refused_with_key_and_reason() {
+    let s = Server::start(&config()).await;
+    let mut ann = Client::new(&s.url);
+    ann.login("ann", ADMIN_PASSWORD).await;
+    let before = std::fs::read_to_string(s.path().join("vigil.toml")).unwrap();
+    let (_, page) = ann.get("/config").await;
+    assert!(
+        page.contains("&lt;redacted&gt;"),
+        "password hashes are redacted"
+    );
+    assert!(!page.contains("$argon2id$"), "no hash on the page");
+    // The redacted text with one bad value.
+    let redacted = vigil::web::config_edit::redacted_text(&before);
+    let bad = redacted.replace("[plugins]\n", "[plugins]\nmemory_limit_mib = 0\n");
+    let (code, body) = ann
+        .post_form("/config", &[("text", &bad), ("action", "apply")], true)
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("key plugins.memory_limit_mib"), "{body}");
+    assert!(body.contains("out of range: use 1 to 4096"), "{body}");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("vigil.toml")).unwrap(),
+        before
+    );
+    // A valid edit of the redacted text applies and keeps the secrets and comments.
+    let good = format!(
+        "# tuned from the dashboard\n{}",
+        redacted.replace("[plugins]\n", "[plugins]\nmemory_limit_mib = 96\n")
+    );
+    let (code, body) = ann
+        .post_form("/config", &[("text", &good), ("action", "apply")], true)
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("applied"), "{body}");
+    let after = std::fs::read_to_string(s.path().join("vigil.toml")).unwrap();
+    assert!(after.starts_with("# tuned from the dashboard\n"));
+    assert!(
+        after.contains("$argon2id$"),
+        "hashes restored from the running file"
+    );
+    assert_eq!(s.daemon.config().config.plugins.memory_limit_mib, 96);
+    // Through the API: refused with key, line and reason as JSON.
+    let ops = Client::with_token(&s.url, ADMIN_TOKEN);
+    let r = ops
+        .req("put", "/api/v1/config")
+        .json(&serde_json::json!({"text": "[web]\nlisten = \"nowhere\"\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["key"], "web.listen");
+    assert_eq!(j["line"], 2);
+}
+
+/// `host/openapi.yaml` lists exactly the router's API paths and methods, and each
+/// of them is routed (never 404/405 with credentials).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_matches_the_router() {
+    let text = std::fs::read_to_string(crate::support::root().join("host/openapi.yaml")).unwrap();
+    let mut in_paths = false;
+    let mut current = String::new();
+    let mut documented = BTreeSet::new();
+    for line in text.lines() {
+        if line == "paths:" {
+            in_paths = true;
+            continue;
+        }
+        if !in_paths || line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            break;
+        }
+        if let Some(p) = line.strip_prefix("  ").filter(|l| l.starts_with('/')) {
+            current = p.trim_end_matches(':').to_string();
+        } else if let Some(m) = line.strip_prefix("    ").filter(|l| !l.starts_with(' ')) {
+            let m = m.trim_end_matches(':');
+            if ["get", "post", "put", "delete", "patch"].contains(&m) {
+                documented.insert((current.clone(), m.to_string()));
+            }
+        }
+    }
+    let routed: BTreeSet<(String, String)> = vigil::web::api::PATHS
+        .iter()
+        .flat_map(|(p, ms)| ms.iter().map(move |m| (p.to_string(), m.to_string())))
+        .collect();
+    assert_eq!(
+        documented, routed,
+        "host/openapi.yaml and web::api::PATHS differ"
+    );
+    let s = Server::start(&config()).await;
+    let ops = Client::with_token(&s.url, ADMIN_TOKEN);
+    for (p, m) in &routed {
+        let mut r = ops.req(m, &concrete(p));
+        if m != "get" && m != "delete" {
+            r = r.json(&serde_json::json!({}));
+        }
+        let code = r.send().await.unwrap().status().as_u16();
+        assert!(code != 404 || p.contains('{'), "{m} {p}: 404");
+        assert_ne!(code, 405, "{m} {p}");
+    }
+}
