@@ -19,10 +19,10 @@ use crate::recorder::Recorder;
 use crate::store::{Store, Writer, WriterConfig};
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall clock, Unix ms.
@@ -40,10 +40,10 @@ pub struct Daemon {
     evaluator: Evaluator,
     store: Arc<Store>,
     writer: Writer,
-    /// Conditions reported at the previous evaluation of each kind, to log changes.
-    active: Mutex<BTreeSet<String>>,
     /// The latest findings, for the dashboard, `/metrics` and reports.
     findings: Arc<crate::findings::Findings>,
+    /// The alert engine: lifecycle, grouping, routing, the durable outbox.
+    alerts: Arc<crate::alerts::Engine>,
 }
 
 impl Daemon {
@@ -96,14 +96,19 @@ impl Daemon {
         let findings = Arc::new(crate::findings::Findings::open(
             cfg.store_path.parent().unwrap_or(Path::new(".")),
         ));
+        let alerts = crate::alerts::Engine::new(
+            crate::alerts::Settings::from_loaded(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
+            store.clone(),
+            Arc::new(crate::alerts::SystemClock),
+        )?;
         Ok(Arc::new(Daemon {
             findings,
             evaluator: Evaluator::new(registry.clone(), Some(store.clone())),
+            alerts,
             config: ArcSwap::from_pointee(cfg),
             registry,
             store,
             writer,
-            active: Mutex::new(BTreeSet::new()),
         }))
     }
 
@@ -127,6 +132,11 @@ impl Daemon {
         &self.findings
     }
 
+    /// The alert engine.
+    pub fn alerts(&self) -> &Arc<crate::alerts::Engine> {
+        &self.alerts
+    }
+
     /// The store's writer (one batching task).
     pub fn writer(&self) -> &Writer {
         &self.writer
@@ -140,6 +150,7 @@ impl Daemon {
         if new.source == old.source {
             return Ok(false);
         }
+        let alert_settings = crate::alerts::Settings::from_loaded(&new)?;
         self.registry
             .apply_configs(new.plugin_configs())
             .map_err(|e| match e {
@@ -174,6 +185,7 @@ impl Daemon {
                 restart.join(", ")
             );
         }
+        self.alerts.reconfigure(alert_settings);
         self.config.store(Arc::new(new));
         Ok(true)
     }
@@ -216,38 +228,12 @@ impl Daemon {
         Ok(vec![plugins, config])
     }
 
-    /// Evaluate one input and log the conditions that appeared or cleared.
+    /// Evaluate one input and hand the findings to the alert engine (which logs the
+    /// conditions that appear or clear, and notifies).
     pub fn evaluate(&self, input: &Input, now_ms: i64) -> Evaluation {
         let ev = self.evaluator.evaluate(input, now_ms);
         self.findings.observe(input, &ev);
-        let kind = format!("{:?}", ev.kind);
-        let mut now_active = BTreeSet::new();
-        for (plugin, a) in ev.alerts() {
-            let subject: Vec<String> = a.subject.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let key = format!("{kind}|{plugin}|{}|{}", a.name, subject.join(","));
-            if !self
-                .active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&key)
-            {
-                tracing::warn!(plugin, alert = %a.name, severity = ?a.severity, subject = %subject.join(","), "{}", a.summary);
-            }
-            now_active.insert(key);
-        }
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        let prefix = format!("{kind}|");
-        for gone in active
-            .iter()
-            .filter(|k| k.starts_with(&prefix) && !now_active.contains(*k))
-        {
-            tracing::info!(
-                "cleared: {}",
-                gone.trim_start_matches(&prefix).replace('|', " ")
-            );
-        }
-        active.retain(|k| !k.starts_with(&prefix));
-        active.extend(now_active);
+        self.alerts.observe(&ev);
         ev
     }
 }

@@ -4,8 +4,10 @@
 //! WASM plugins judge the data, and the findings go to alerting and the dashboard.
 //! See `DESIGN.md` for the data path; each module is one stage of it.
 
+pub mod alerts;
 pub mod bench;
 pub mod chart;
+pub mod channels;
 pub mod cli;
 pub mod collect;
 pub mod config;

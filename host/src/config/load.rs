@@ -225,6 +225,8 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         .into_iter()
         .collect();
     data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
+    // Alerting keys: matchers, durations, receivers and their secrets.
+    crate::alerts::Settings::build(&config, source, file, Path::new(""))?;
     Ok(LoadedConfig {
         web,
         collect_interval,
@@ -288,7 +290,7 @@ fn line_at(source: &str, offset: usize) -> usize {
 }
 
 /// The line of the key at `path` (tables then key), when present in the file.
-fn line_of(source: &str, path: &[&str]) -> Option<usize> {
+pub fn line_of(source: &str, path: &[&str]) -> Option<usize> {
     let doc: toml_edit::Document<&str> = toml_edit::Document::parse(source).ok()?;
     let (last, tables) = path.split_last()?;
     let mut table: &dyn toml_edit::TableLike = doc.as_table();
@@ -300,7 +302,7 @@ fn line_of(source: &str, path: &[&str]) -> Option<usize> {
 }
 
 /// The line of `key` in the `i`-th `[[kind]]` entry.
-fn line_of_array(source: &str, kind: &str, i: usize, key: &str) -> Option<usize> {
+pub fn line_of_array(source: &str, kind: &str, i: usize, key: &str) -> Option<usize> {
     let doc: toml_edit::Document<&str> = toml_edit::Document::parse(source).ok()?;
     let arr = doc.as_table().get(kind)?.as_array_of_tables()?;
     let (k, _) = arr.get(i)?.get_key_value(key)?;

@@ -6,9 +6,11 @@
 //! A reload is parsed and validated whole, then applied atomically, or rejected whole
 //! with the running configuration kept.
 
+pub mod alerting;
 mod load;
 mod schema;
 pub mod web;
 
-pub use load::{ConfigError, LoadedConfig, load, load_str, parse_duration};
+pub use alerting::{AlertingConfig, ForSpec, InhibitConfig, ReceiverConfig, RouteConfig};
+pub use load::{ConfigError, LoadedConfig, line_of, line_of_array, load, load_str, parse_duration};
 pub use schema::*;

@@ -38,6 +38,18 @@ pub struct Config {
     /// Dashboard, JSON API, `/metrics` and remote write.
     #[serde(default)]
     pub web: super::web::WebConfig,
+    /// Alert lifecycle, grouping and the root route.
+    #[serde(default)]
+    pub alerting: super::alerting::AlertingConfig,
+    /// Notification receivers.
+    #[serde(default)]
+    pub receiver: Vec<super::alerting::ReceiverConfig>,
+    /// Routes under the root (`[alerting]`), tried in order.
+    #[serde(default)]
+    pub route: Vec<super::alerting::RouteConfig>,
+    /// Inhibition rules (in addition to the default one).
+    #[serde(default)]
+    pub inhibit: Vec<super::alerting::InhibitConfig>,
 }
 
 impl Default for Config {
@@ -53,6 +65,10 @@ impl Default for Config {
             collect: CollectConfig::default(),
             log: LogConfig::default(),
             web: super::web::WebConfig::default(),
+            alerting: Default::default(),
+            receiver: Vec::new(),
+            route: Vec::new(),
+            inhibit: Vec::new(),
         }
     }
 }

@@ -31,7 +31,7 @@ mod writer;
 
 pub use codec::CodecError;
 pub use iterations::{Grid, Iteration};
-pub use records::OutboxEntry;
+pub use records::{AlertsBatch, OutboxEntry};
 pub use retention::{
     DEFAULT_RAW_RETENTION, DEFAULT_ROLLUP_RETENTION, RetentionPolicy, RetentionReport, Rollup,
 };

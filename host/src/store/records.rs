@@ -3,7 +3,9 @@
 //! their owners define the coding. Each call is one durable transaction: a
 //! notification is committed before any delivery attempt.
 
-use super::tables::{ALERT_HISTORY, ALERTS, DEAD_LETTERS, META, OUTBOX, SILENCES};
+use super::tables::{
+    ALERT_GROUPS, ALERT_HISTORY, ALERTS, DEAD_LETTERS, DELIVERY_LOG, META, OUTBOX, SILENCES,
+};
 use super::{Store, StoreError};
 use redb::{ReadableTable, TableDefinition};
 
@@ -236,6 +238,289 @@ impl Store {
             let (k, v) = row.map_err(self.io("reading a delivery queue"))?;
             out.push(OutboxEntry {
                 receiver: receiver.to_string(),
+                seq: k.value().1,
+                notification: v.value().to_vec(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Everything one step of the alert engine changes, committed in one transaction:
+/// alert states, history events, notification groups and new outbox entries.
+#[derive(Debug, Default)]
+pub struct AlertsBatch {
+    pub alert_puts: Vec<(String, Vec<u8>)>,
+    pub alert_removes: Vec<String>,
+    /// `(fingerprint, Unix ms, event)`.
+    pub history: Vec<(String, i64, Vec<u8>)>,
+    pub group_puts: Vec<(String, Vec<u8>)>,
+    pub group_removes: Vec<String>,
+    /// `(receiver, notification)`: sequence numbers are assigned in order.
+    pub outbox: Vec<(String, Vec<u8>)>,
+}
+
+impl AlertsBatch {
+    pub fn is_empty(&self) -> bool {
+        self.alert_puts.is_empty()
+            && self.alert_removes.is_empty()
+            && self.history.is_empty()
+            && self.group_puts.is_empty()
+            && self.group_removes.is_empty()
+            && self.outbox.is_empty()
+    }
+}
+
+impl Store {
+    /// Commit one engine step durably; the sequence numbers of its outbox entries.
+    pub fn alerts_commit(&self, b: &AlertsBatch) -> Result<Vec<u64>, StoreError> {
+        self.write("committing alert state", |tx| {
+            {
+                let mut t = tx
+                    .open_table(ALERTS)
+                    .map_err(self.io("opening table alerts"))?;
+                for (k, v) in &b.alert_puts {
+                    t.insert(k.as_str(), v.as_slice())
+                        .map_err(self.io("writing alert state"))?;
+                }
+                for k in &b.alert_removes {
+                    t.remove(k.as_str())
+                        .map_err(self.io("deleting alert state"))?;
+                }
+            }
+            {
+                let mut t = tx
+                    .open_table(ALERT_HISTORY)
+                    .map_err(self.io("opening table alert_history"))?;
+                for (fp, ts, ev) in &b.history {
+                    let seq = t
+                        .range((fp.as_str(), *ts, 0)..=(fp.as_str(), *ts, u32::MAX))
+                        .map_err(self.io("reading alert history"))?
+                        .next_back()
+                        .transpose()
+                        .map_err(self.io("reading alert history"))?
+                        .map_or(0, |(k, _)| k.value().2.saturating_add(1));
+                    t.insert((fp.as_str(), *ts, seq), ev.as_slice())
+                        .map_err(self.io("writing alert history"))?;
+                }
+            }
+            {
+                let mut t = tx
+                    .open_table(ALERT_GROUPS)
+                    .map_err(self.io("opening table alert_groups"))?;
+                for (k, v) in &b.group_puts {
+                    t.insert(k.as_str(), v.as_slice())
+                        .map_err(self.io("writing a notification group"))?;
+                }
+                for k in &b.group_removes {
+                    t.remove(k.as_str())
+                        .map_err(self.io("deleting a notification group"))?;
+                }
+            }
+            let mut seqs = Vec::new();
+            if !b.outbox.is_empty() {
+                let mut meta = tx.open_table(META).map_err(self.io("opening table meta"))?;
+                let mut seq = meta
+                    .get(OUTBOX_SEQ_KEY)
+                    .map_err(self.io("reading the outbox sequence"))?
+                    .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+                    .map_or(0, u64::from_le_bytes);
+                let mut t = tx
+                    .open_table(OUTBOX)
+                    .map_err(self.io("opening table outbox"))?;
+                for (r, n) in &b.outbox {
+                    seq += 1;
+                    t.insert((r.as_str(), seq), n.as_slice())
+                        .map_err(self.io("queueing a notification"))?;
+                    seqs.push(seq);
+                }
+                meta.insert(OUTBOX_SEQ_KEY, seq.to_le_bytes().as_slice())
+                    .map_err(self.io("writing the outbox sequence"))?;
+            }
+            Ok(seqs)
+        })
+    }
+
+    /// Every notification group's state.
+    pub fn alert_groups(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.all_bytes(ALERT_GROUPS, "reading notification groups")
+    }
+
+    /// The newest `limit` history events of every alert: `(fingerprint, Unix ms, event)`,
+    /// oldest first.
+    pub fn alert_history_all(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, Vec<u8>)>, StoreError> {
+        let tx = self.read()?;
+        let t = tx
+            .open_table(ALERT_HISTORY)
+            .map_err(self.io("opening table alert_history"))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(self.io("reading alert history"))? {
+            let (k, v) = row.map_err(self.io("reading alert history"))?;
+            let (fp, ts, _) = k.value();
+            out.push((fp.to_string(), ts, v.value().to_vec()));
+        }
+        out.sort_by_key(|(_, ts, _)| *ts);
+        let skip = out.len().saturating_sub(limit);
+        Ok(out.split_off(skip))
+    }
+
+    /// Delete history events and delivery-log rows older than `before_ms` (the
+    /// delivery log by the caller's `is_old` on its bytes). How many rows went.
+    pub fn alert_history_prune(
+        &self,
+        before_ms: i64,
+        is_old: impl Fn(&[u8]) -> bool,
+    ) -> Result<usize, StoreError> {
+        self.write("pruning alert history", |tx| {
+            let mut n = 0;
+            let mut t = tx
+                .open_table(ALERT_HISTORY)
+                .map_err(self.io("opening table alert_history"))?;
+            let old: Vec<(String, i64, u32)> = t
+                .iter()
+                .map_err(self.io("reading alert history"))?
+                .filter_map(|r| r.ok())
+                .map(|(k, _)| {
+                    let (f, ts, s) = k.value();
+                    (f.to_string(), ts, s)
+                })
+                .filter(|(_, ts, _)| *ts < before_ms)
+                .collect();
+            for (f, ts, s) in &old {
+                t.remove((f.as_str(), *ts, *s))
+                    .map_err(self.io("pruning alert history"))?;
+                n += 1;
+            }
+            let mut d = tx
+                .open_table(DELIVERY_LOG)
+                .map_err(self.io("opening table delivery_log"))?;
+            let old: Vec<(String, u64)> = d
+                .iter()
+                .map_err(self.io("reading the delivery log"))?
+                .filter_map(|r| r.ok())
+                .filter(|(_, v)| is_old(v.value()))
+                .map(|(k, _)| (k.value().0.to_string(), k.value().1))
+                .collect();
+            for (r, s) in &old {
+                d.remove((r.as_str(), *s))
+                    .map_err(self.io("pruning the delivery log"))?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Replace a queued notification (its attempts and next attempt). `false` if it is
+    /// no longer queued.
+    pub fn outbox_update(
+        &self,
+        receiver: &str,
+        seq: u64,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.write("updating a queued notification", |tx| {
+            let mut t = tx
+                .open_table(OUTBOX)
+                .map_err(self.io("opening table outbox"))?;
+            let there = t
+                .get((receiver, seq))
+                .map_err(self.io("reading the outbox"))?
+                .is_some();
+            if there {
+                t.insert((receiver, seq), bytes)
+                    .map_err(self.io("updating a queued notification"))?;
+            }
+            Ok(there)
+        })
+    }
+
+    /// Delivered: move from the outbox to the delivery log as `bytes`.
+    pub fn outbox_finish(
+        &self,
+        receiver: &str,
+        seq: u64,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.write("recording a delivered notification", |tx| {
+            let was = tx
+                .open_table(OUTBOX)
+                .map_err(self.io("opening table outbox"))?
+                .remove((receiver, seq))
+                .map_err(self.io("removing a delivered notification"))?
+                .is_some();
+            if was {
+                tx.open_table(DELIVERY_LOG)
+                    .map_err(self.io("opening table delivery_log"))?
+                    .insert((receiver, seq), bytes)
+                    .map_err(self.io("recording a delivered notification"))?;
+            }
+            Ok(was)
+        })
+    }
+
+    /// Retry a dead letter: move it back into the outbox (same sequence) as `bytes`.
+    /// `false` if there is no such dead letter.
+    pub fn dead_letter_retry(
+        &self,
+        receiver: &str,
+        seq: u64,
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.write("re-queueing a dead letter", |tx| {
+            let was = tx
+                .open_table(DEAD_LETTERS)
+                .map_err(self.io("opening table dead_letters"))?
+                .remove((receiver, seq))
+                .map_err(self.io("re-queueing a dead letter"))?
+                .is_some();
+            if was {
+                tx.open_table(OUTBOX)
+                    .map_err(self.io("opening table outbox"))?
+                    .insert((receiver, seq), bytes)
+                    .map_err(self.io("re-queueing a dead letter"))?;
+            }
+            Ok(was)
+        })
+    }
+
+    /// Every queued notification, by receiver then sequence.
+    pub fn outbox_all(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.all_queue(OUTBOX)
+    }
+
+    /// Every dead letter, by receiver then sequence.
+    pub fn dead_letters_all(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.all_queue(DEAD_LETTERS)
+    }
+
+    /// The delivery log, by receiver then sequence.
+    pub fn delivery_log(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.all_queue(DELIVERY_LOG)
+    }
+
+    /// The receivers that have queued notifications.
+    pub fn outbox_receivers(&self) -> Result<Vec<String>, StoreError> {
+        let mut r: Vec<String> = self.outbox_all()?.into_iter().map(|e| e.receiver).collect();
+        r.dedup();
+        Ok(r)
+    }
+
+    fn all_queue(
+        &self,
+        table: TableDefinition<(&str, u64), &[u8]>,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let tx = self.read()?;
+        let t = tx
+            .open_table(table)
+            .map_err(self.io("opening a delivery queue"))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(self.io("reading a delivery queue"))? {
+            let (k, v) = row.map_err(self.io("reading a delivery queue"))?;
+            out.push(OutboxEntry {
+                receiver: k.value().0.to_string(),
                 seq: k.value().1,
                 notification: v.value().to_vec(),
             });

@@ -77,6 +77,14 @@ pub const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::n
 /// Silences by id → silence bytes (matchers, start, end, author, comment).
 pub const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("silences");
 
+/// Notification groups of the alert engine: group key → what was last notified and
+/// when (so a restart neither re-sends nor forgets). Owned by `alerts/`.
+pub const ALERT_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("alert_groups");
+
+/// Delivered notifications with their attempts: `(receiver, sequence)` → the outbox
+/// item as delivered. The delivery log; pruned with the alert history.
+pub const DELIVERY_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("delivery_log");
+
 /// Every current table, for creation at open. Keep in step with the definitions above.
 pub(super) fn create_all(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(META)?;
@@ -93,6 +101,8 @@ pub(super) fn create_all(tx: &redb::WriteTransaction) -> Result<(), redb::TableE
     tx.open_table(OUTBOX)?;
     tx.open_table(DEAD_LETTERS)?;
     tx.open_table(SILENCES)?;
+    tx.open_table(ALERT_GROUPS)?;
+    tx.open_table(DELIVERY_LOG)?;
     Ok(())
 }
 
