@@ -118,7 +118,9 @@ fn ask_daemon(cfg: &LoadedConfig, path: &str) -> anyhow::Result<Got> {
 }
 
 /// Open the store and the snapshot when no daemon runs.
-fn offline(cfg: &LoadedConfig) -> anyhow::Result<(crate::store::Store, crate::findings::Findings)> {
+fn offline(
+    cfg: &LoadedConfig,
+) -> anyhow::Result<(std::sync::Arc<crate::store::Store>, crate::findings::Findings)> {
     let store = crate::store::Store::open(&cfg.store_path).map_err(|e| {
         anyhow::anyhow!(
             "no daemon answers at {} and the store cannot be opened ({e}): if vigil run is running, check [web] listen and enabled",
@@ -127,7 +129,7 @@ fn offline(cfg: &LoadedConfig) -> anyhow::Result<(crate::store::Store, crate::fi
     })?;
     let findings =
         crate::findings::Findings::open(cfg.store_path.parent().unwrap_or(Path::new(".")));
-    Ok((store, findings))
+    Ok((std::sync::Arc::new(store), findings))
 }
 
 fn load(config_path: &Path) -> anyhow::Result<LoadedConfig> {
@@ -143,7 +145,7 @@ pub(super) fn summary(config_path: &Path, json: bool) -> anyhow::Result<ExitCode
         }
         Got::NoDaemon => {
             let (store, findings) = offline(&cfg)?;
-            let alerts = crate::web::pages::alerts::rows_from_store(&store);
+            let alerts = crate::web::pages::alerts::rows_from_store(&cfg, store.clone());
             crate::web::api::summary_value(&findings.read(), &alerts)
         }
     };
@@ -289,7 +291,7 @@ pub(super) fn report(
         Got::Daemon(body) => body,
         Got::NoDaemon => {
             let (store, findings) = offline(&cfg)?;
-            let alerts = crate::web::pages::alerts::rows_from_store(&store);
+            let alerts = crate::web::pages::alerts::rows_from_store(&cfg, store.clone());
             let r = crate::report::build(
                 &store,
                 &findings.read(),

@@ -169,12 +169,13 @@ pub struct RemoteWriteConfig {
     /// HTTP basic auth user, when the endpoint wants one.
     #[serde(default)]
     pub username: Option<String>,
-    /// Basic auth password. Prefer `password_env`; shown redacted everywhere.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Environment variable holding the basic auth password or bearer token.
+    /// Environment variable holding the basic auth password (with `username`) or the
+    /// bearer token (without). Secrets never go in the config text.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// File holding that password or token instead; relative to the config file.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 fn default_push_interval() -> String {
@@ -188,6 +189,8 @@ pub struct WebSettings {
     pub session_ttl: Duration,
     pub push_interval: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `[web.remote_write] password_file`, resolved.
+    pub push_secret_file: Option<PathBuf>,
     /// Token files, resolved.
     pub token_files: Vec<Option<PathBuf>>,
 }
@@ -315,6 +318,11 @@ pub fn validate(
             .as_ref()
             .map(|t| (resolve(&t.cert), resolve(&t.key))),
         token_files,
+        push_secret_file: web
+            .remote_write
+            .as_ref()
+            .and_then(|r| r.password_file.as_ref())
+            .map(|f| resolve(f)),
     })
 }
 

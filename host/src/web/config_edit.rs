@@ -47,25 +47,44 @@ pub fn redact_url(s: &str) -> Option<String> {
     Some(format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]))
 }
 
-fn redact_value(key: &str, v: &mut Value) {
+/// Tables whose `url` itself is a credential (webhook URLs carry their token in the
+/// path): only scheme and host are shown.
+const SECRET_URL_TABLES: [&str; 2] = ["receiver", "remote_write"];
+
+/// The redacted form of string `s` at `parent.key`, when it holds a secret.
+pub fn redact_str(parent: &str, key: &str, s: &str) -> Option<String> {
+    if is_secret_key(key) {
+        return Some(REDACTED.into());
+    }
+    if key == "url" && SECRET_URL_TABLES.contains(&parent) {
+        let (scheme, rest) = s.split_once("://")?;
+        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let host = rest[..host_end].rsplit('@').next().unwrap_or("");
+        let tail = &rest[host_end..];
+        if tail.len() > 1 || rest[..host_end].contains('@') {
+            return Some(format!("{scheme}://{host}/{REDACTED}"));
+        }
+        return None;
+    }
+    redact_url(s)
+}
+
+fn redact_value(parent: &str, key: &str, v: &mut Value) {
     match v {
         Value::String(s) => {
-            let text = s.value().clone();
-            if is_secret_key(key) {
-                *v = redacted_like(v, REDACTED);
-            } else if let Some(r) = redact_url(&text) {
+            if let Some(r) = redact_str(parent, key, s.value()) {
                 *v = redacted_like(v, &r);
             }
         }
         Value::Array(a) => {
             for x in a.iter_mut() {
-                redact_value(key, x);
+                redact_value(parent, key, x);
             }
         }
         Value::InlineTable(t) => {
             for (k, x) in t.iter_mut() {
                 let k = k.get().to_string();
-                redact_value(&k, x);
+                redact_value(key, &k, x);
             }
         }
         _ => {
@@ -83,20 +102,20 @@ fn redacted_like(v: &Value, text: &str) -> Value {
     n
 }
 
-fn redact_item(key: &str, item: &mut Item) {
+fn redact_item(parent: &str, key: &str, item: &mut Item) {
     match item {
-        Item::Value(v) => redact_value(key, v),
+        Item::Value(v) => redact_value(parent, key, v),
         Item::Table(t) => {
             for (k, x) in t.iter_mut() {
                 let k = k.get().to_string();
-                redact_item(&k, x);
+                redact_item(key, &k, x);
             }
         }
         Item::ArrayOfTables(a) => {
             for t in a.iter_mut() {
                 for (k, x) in t.iter_mut() {
                     let k = k.get().to_string();
-                    redact_item(&k, x);
+                    redact_item(key, &k, x);
                 }
             }
         }
@@ -111,7 +130,7 @@ pub fn redacted_text(source: &str) -> String {
         Ok(mut doc) => {
             for (k, x) in doc.as_table_mut().iter_mut() {
                 let k = k.get().to_string();
-                redact_item(&k, x);
+                redact_item("", &k, x);
             }
             doc.to_string()
         }
@@ -122,26 +141,24 @@ pub fn redacted_text(source: &str) -> String {
 /// The effective configuration (defaults filled in) as JSON, secrets redacted.
 pub fn effective_json(cfg: &LoadedConfig) -> serde_json::Value {
     let mut v = serde_json::to_value(&cfg.config).unwrap_or(serde_json::Value::Null);
-    redact_json("", &mut v);
+    redact_json("", "", &mut v);
     v
 }
 
-fn redact_json(key: &str, v: &mut serde_json::Value) {
+fn redact_json(parent: &str, key: &str, v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) => {
-            if is_secret_key(key) {
-                *s = REDACTED.into();
-            } else if let Some(r) = redact_url(s) {
+            if let Some(r) = redact_str(parent, key, s) {
                 *s = r;
             }
         }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(key, x)),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(parent, key, x)),
         serde_json::Value::Object(m) => {
             for (k, x) in m.iter_mut() {
                 if is_secret_key(k) && !x.is_null() && !x.is_object() && !x.is_array() {
                     *x = serde_json::Value::String(REDACTED.into());
                 } else {
-                    redact_json(k, x);
+                    redact_json(key, k, x);
                 }
             }
         }
@@ -149,16 +166,15 @@ fn redact_json(key: &str, v: &mut serde_json::Value) {
     }
 }
 
-/// Put the running file's secrets back where the edited text still says [`REDACTED`].
-fn restore(edited: &mut Item, original: Option<&Item>) {
+/// Put the running file's secrets back where the edited text still shows exactly the
+/// redacted form of the running value.
+fn restore(parent: &str, key: &str, edited: &mut Item, original: Option<&Item>) {
     match edited {
-        Item::Value(v) => restore_value(v, original.and_then(Item::as_value)),
+        Item::Value(v) => restore_value(parent, key, v, original.and_then(Item::as_value)),
         Item::Table(t) => {
             for (k, x) in t.iter_mut() {
-                let o = original
-                    .and_then(|o| o.as_table_like())
-                    .and_then(|o| o.get(k.get()));
-                restore(x, o);
+                let o = original.and_then(|o| o.as_table_like()).and_then(|o| o.get(k.get()));
+                restore(key, k.get(), x, o);
             }
         }
         Item::ArrayOfTables(a) => {
@@ -167,7 +183,7 @@ fn restore(edited: &mut Item, original: Option<&Item>) {
                 let ot = orig.and_then(|o| o.get(i));
                 for (k, x) in t.iter_mut() {
                     let o = ot.and_then(|o| o.get(k.get()));
-                    restore(x, o);
+                    restore(key, k.get(), x, o);
                 }
             }
         }
@@ -175,26 +191,16 @@ fn restore(edited: &mut Item, original: Option<&Item>) {
     }
 }
 
-fn restore_value(v: &mut Value, original: Option<&Value>) {
+fn restore_value(parent: &str, key: &str, v: &mut Value, original: Option<&Value>) {
     match v {
         Value::String(s) if s.value().contains(REDACTED) => {
             let Some(orig) = original else { return };
-            let text = s.value().clone();
-            let replacement = if text == REDACTED {
-                Some(orig.clone())
-            } else if let (Some(o), Some((scheme, rest))) = (orig.as_str(), text.split_once("://"))
-                && let Some(host) = rest.strip_prefix(&format!("{REDACTED}@"))
-            {
-                // URL credentials: keep the original user:pass on the edited host.
-                o.split_once("://").and_then(|(_, orest)| {
-                    let end = orest.find(['/', '?', '#']).unwrap_or(orest.len());
-                    let at = orest[..end].rfind('@')?;
-                    Some(Value::from(format!("{scheme}://{}@{host}", &orest[..at])))
-                })
-            } else {
-                None
-            };
-            if let Some(mut r) = replacement {
+            let same = orig
+                .as_str()
+                .and_then(|o| redact_str(parent, key, o))
+                .is_some_and(|r| r == *s.value());
+            if same {
+                let mut r = orig.clone();
                 *r.decor_mut() = v.decor().clone();
                 *v = r;
             }
@@ -202,14 +208,14 @@ fn restore_value(v: &mut Value, original: Option<&Value>) {
         Value::Array(a) => {
             let orig = original.and_then(Value::as_array);
             for (i, x) in a.iter_mut().enumerate() {
-                restore_value(x, orig.and_then(|o| o.get(i)));
+                restore_value(parent, key, x, orig.and_then(|o| o.get(i)));
             }
         }
         Value::InlineTable(t) => {
             let orig = original.and_then(Value::as_inline_table);
             for (k, x) in t.iter_mut() {
                 let o = orig.and_then(|o| o.get(k.get()));
-                restore_value(x, o);
+                restore_value(key, k.get(), x, o);
             }
         }
         _ => {}
@@ -307,7 +313,7 @@ pub fn prepare(daemon: &Daemon, edited: &str) -> Result<String, EditError> {
     let original = cfg.source.parse::<DocumentMut>().ok();
     for (k, x) in doc.as_table_mut().iter_mut() {
         let o = original.as_ref().and_then(|o| o.get(k.get()));
-        restore(x, o);
+        restore("", k.get(), x, o);
     }
     if let Some(key) = doc
         .as_table()
@@ -360,16 +366,17 @@ pub fn apply(daemon: &Daemon, edited: &str, who: &str) -> Result<bool, EditError
 mod tests {
     use super::*;
 
-    const SRC: &str = "# my comment\n[web.remote_write]\nurl = \"https://bob:hunter2@mimir.example/api/v1/push\" # push\npassword = \"s3cr3t\"\n\n[plugin.x]\napi_token = \"tok123\"\nlimit = 5\n";
+    const SRC: &str = "# my comment\n[web.remote_write]\nurl = \"https://bob:hunter2@mimir.example/api/v1/push\" # push\npassword = \"s3cr3t\"\n\n[plugin.x]\napi_token = \"tok123\"\nlimit = 5\n[[receiver]]\nname = \"chat\"\nurl = \"https://hooks.example/services/T0/B0/xyzzy\"\n";
 
     #[test]
     fn secrets_are_redacted_and_comments_kept() {
         let r = redacted_text(SRC);
         assert!(r.contains("# my comment") && r.contains("# push"), "{r}");
-        for s in ["hunter2", "s3cr3t", "tok123", "bob"] {
+        for s in ["hunter2", "s3cr3t", "tok123", "bob", "xyzzy"] {
             assert!(!r.contains(s), "{s} leaked: {r}");
         }
-        assert!(r.contains("https://<redacted>@mimir.example/api/v1/push"));
+        assert!(r.contains("https://mimir.example/<redacted>"), "{r}");
+        assert!(r.contains("https://hooks.example/<redacted>"), "{r}");
         assert!(r.contains("limit = 5"));
         assert!(!is_secret_key("tokens") && is_secret_key("password_hash"));
     }
@@ -383,7 +390,7 @@ mod tests {
             .unwrap();
         for (k, x) in edited.as_table_mut().iter_mut() {
             let o = original.get(k.get());
-            restore(x, o);
+            restore("", k.get(), x, o);
         }
         let t = edited.to_string();
         assert!(t.contains("password = \"s3cr3t\""), "{t}");
@@ -400,10 +407,10 @@ mod tests {
     fn effective_json_redacts() {
         let cfg = crate::config::load_str(
             std::path::Path::new("/x/vigil.toml"),
-            "[web.remote_write]\nurl = \"http://u:p@h:9/w\"\npassword = \"zzz-secret\"\n",
+            "[web.remote_write]\nurl = \"http://u:p@h:9/w\"\npassword_env = \"X\"\n[[web.users]]\nname = \"a\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Oq4kVnP5u5vYEWqLAXoA1n2sDHe7Ftb9r7yQm2tq0Y\"\nrole = \"admin\"\n",
         )
         .unwrap();
         let j = effective_json(&cfg).to_string();
-        assert!(!j.contains("zzz-secret") && !j.contains("u:p@"), "{j}");
+        assert!(!j.contains("argon2id") && !j.contains("u:p@"), "{j}");
     }
 }

@@ -466,6 +466,19 @@ pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<tokio::task::JoinHandl
         );
     }
     tracing::info!(url = %url, users, "dashboard listening");
+    // Alert changes refresh open pages like new findings do.
+    let feed_daemon = daemon.clone();
+    tokio::spawn(async move {
+        let mut rx = feed_daemon.alerts().subscribe();
+        loop {
+            match rx.recv().await {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    feed_daemon.findings().touch()
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     if let Some(rw) = &cfg.config.web.remote_write {
         tokio::spawn(remote_write::run(daemon.clone(), rw.url.clone()));
     }

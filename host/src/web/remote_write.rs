@@ -123,14 +123,25 @@ pub async fn run(daemon: Arc<Daemon>, url: String) {
             tracing::info!("remote write off (removed from the config)");
             return;
         };
-        let secret = rw
-            .password_env
-            .as_deref()
-            .and_then(|v| std::env::var(v).ok())
-            .or(rw.password.clone());
+        let secret = match (&rw.password_env, &cfg.web.push_secret_file) {
+            (Some(var), _) => Some(crate::channels::secret::Secret::from_env(var)),
+            (None, Some(f)) => Some(crate::channels::secret::Secret::from_file(f)),
+            (None, None) => None,
+        };
+        let secret = match secret.transpose() {
+            Ok(s) => s,
+            Err(e) => {
+                if last_error.as_deref() != Some(e.as_str()) {
+                    tracing::warn!("remote write: {e}");
+                    last_error = Some(e);
+                }
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+        };
         let auth = secret
-            .as_deref()
-            .map(|p| (rw.username.as_deref().unwrap_or(""), p));
+            .as_ref()
+            .map(|p| (rw.username.as_deref().unwrap_or(""), p.expose()));
         let samples = super::metrics::collect_from(&daemon);
         let result = match compress(&encode(&samples, &extra, crate::daemon::now_ms())) {
             Ok(body) => push(&http, &url, auth, body).await,

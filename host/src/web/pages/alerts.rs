@@ -72,8 +72,23 @@ pub fn rows(d: &Daemon) -> Vec<AlertRow> {
 }
 
 /// The active alerts as stored, for the CLI when no daemon runs.
-pub fn rows_from_store(store: &crate::store::Store) -> Vec<AlertRow> {
-    source::from_store(store)
+pub fn rows_from_store(
+    cfg: &crate::config::LoadedConfig,
+    store: std::sync::Arc<crate::store::Store>,
+) -> Vec<AlertRow> {
+    let engine = crate::alerts::Settings::from_loaded(cfg)
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            crate::alerts::Engine::new(s, store, std::sync::Arc::new(crate::alerts::SystemClock))
+                .map_err(|e| e.to_string())
+        });
+    match engine {
+        Ok(e) => source::from_engine(&e),
+        Err(e) => {
+            tracing::warn!("stored alerts not read: {e}");
+            Vec::new()
+        }
+    }
 }
 
 /// `(state, severity, count)` for `/metrics`.
@@ -220,6 +235,54 @@ pub fn render(
     who: &Principal,
     note: Option<(&str, &str)>,
 ) -> String {
+    render_with_feed(alerts, silences, &[], who, note)
+}
+
+/// The newest alert events (the feed), newest first.
+pub fn feed(d: &Daemon, limit: usize) -> Vec<crate::alerts::AlertEvent> {
+    match d.alerts().history(None, limit) {
+        Ok(mut v) => {
+            v.reverse();
+            v
+        }
+        Err(e) => {
+            tracing::warn!("alert history not read: {e}");
+            Vec::new()
+        }
+    }
+}
+
+fn feed_html(events: &[crate::alerts::AlertEvent]) -> String {
+    if events.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("<h2>Recent events</h2><table id=\"feed\"><tr><th>time (UTC)</th><th>event</th><th>alert</th><th>detail</th></tr>");
+    for e in events {
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html::time(e.at_ms),
+            esc(&kind),
+            esc(&e.name),
+            esc(&e.detail)
+        );
+    }
+    o.push_str("</table>");
+    o
+}
+
+/// The alerts page's content with the event feed.
+pub fn render_with_feed(
+    alerts: &[AlertRow],
+    silences: &[SilenceRow],
+    events: &[crate::alerts::AlertEvent],
+    who: &Principal,
+    note: Option<(&str, &str)>,
+) -> String {
     let mut o = String::from("<h1>Alerts</h1>");
     if let Some((kind, n)) = note {
         o.push_str(&html::msg(kind, n));
@@ -261,6 +324,7 @@ pub fn render(
             html::csrf_field(who)
         );
     }
+    o.push_str(&feed_html(events));
     o
 }
 
@@ -270,7 +334,13 @@ pub async fn handler(
     Extension(who): Extension<Principal>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let body = render(&rows(&st.daemon), &silences(&st.daemon), &who, None);
+    let body = render_with_feed(
+        &rows(&st.daemon),
+        &silences(&st.daemon),
+        &feed(&st.daemon, 50),
+        &who,
+        None,
+    );
     super::respond(&headers, "Alerts", "/alerts", &who, body)
 }
 
@@ -356,46 +426,116 @@ pub async fn expire_handler(
     after_action(&st, &who, r)
 }
 
-/// Where alert state comes from: the alert engine.
+/// Where alert state comes from: the alert engine (`daemon.alerts()`).
 mod source {
     use super::{ActionError, AlertRow, SilenceRow};
+    use crate::alerts::{AlertError, Engine, Matcher, Silence, SilenceState};
     use crate::daemon::Daemon;
     use axum::http::StatusCode;
 
-    fn unavailable() -> ActionError {
-        ActionError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: "the alert engine is not part of this build".into(),
+    fn row(a: crate::alerts::Alert) -> AlertRow {
+        AlertRow {
+            fingerprint: a.fingerprint,
+            name: a.name,
+            labels: a.labels,
+            severity: a.severity.as_str().to_string(),
+            state: a.state.as_str().to_string(),
+            since_ms: a.since_ms,
+            summary: a.summary,
+            validators: a.validators,
+            affected_count: a.affected_count,
+            silenced: !a.silenced_by.is_empty(),
+            inhibited: !a.inhibited_by.is_empty(),
+            acked_by: a.acked.map(|k| k.by),
         }
     }
 
-    pub(super) fn active(_d: &Daemon) -> Vec<AlertRow> {
-        Vec::new()
+    fn err(e: AlertError) -> ActionError {
+        let status = match e {
+            AlertError::UnknownAlert(_)
+            | AlertError::UnknownSilence(_)
+            | AlertError::UnknownReceiver(_)
+            | AlertError::UnknownDeadLetter { .. } => StatusCode::NOT_FOUND,
+            AlertError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AlertError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ActionError {
+            status,
+            message: e.to_string(),
+        }
     }
 
-    pub(super) fn from_store(_s: &crate::store::Store) -> Vec<AlertRow> {
-        Vec::new()
+    pub(super) fn active(d: &Daemon) -> Vec<AlertRow> {
+        d.alerts().active().into_iter().map(row).collect()
     }
 
-    pub(super) fn silences(_d: &Daemon) -> Vec<SilenceRow> {
-        Vec::new()
+    pub(super) fn from_engine(e: &Engine) -> Vec<AlertRow> {
+        e.active().into_iter().map(row).collect()
     }
 
-    pub(super) fn ack(_d: &Daemon, _fp: &str, _who: &str) -> Result<(), ActionError> {
-        Err(unavailable())
+    pub(super) fn silences(d: &Daemon) -> Vec<SilenceRow> {
+        let now = crate::daemon::now_ms();
+        let mut rows: Vec<SilenceRow> = d
+            .alerts()
+            .silences()
+            .into_iter()
+            .map(|s| {
+                let state = match s.state_at(now) {
+                    SilenceState::Pending => "pending",
+                    SilenceState::Active => "active",
+                    SilenceState::Expired => "expired",
+                };
+                SilenceRow {
+                    id: s.id,
+                    matchers: s.matchers.iter().map(|m| m.to_string()).collect(),
+                    starts_ms: s.starts_ms,
+                    ends_ms: s.ends_ms,
+                    author: s.author,
+                    comment: s.comment,
+                    state: state.to_string(),
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.state == "expired", -r.starts_ms));
+        rows
+    }
+
+    pub(super) fn ack(d: &Daemon, fp: &str, who: &str) -> Result<(), ActionError> {
+        d.alerts().ack(fp, who).map(|_| ()).map_err(err)
     }
 
     pub(super) fn add_silence(
-        _d: &Daemon,
-        _m: &[String],
-        _hours: f64,
-        _who: &str,
-        _comment: &str,
+        d: &Daemon,
+        m: &[String],
+        hours: f64,
+        who: &str,
+        comment: &str,
     ) -> Result<String, ActionError> {
-        Err(unavailable())
+        let matchers = m
+            .iter()
+            .map(|t| Matcher::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ActionError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!("{e} (write name=value, name!=value, name=~regex or name!~regex, comma-separated)"),
+            })?;
+        let now = crate::daemon::now_ms();
+        d.alerts()
+            .add_silence(Silence {
+                id: String::new(),
+                matchers,
+                starts_ms: now,
+                ends_ms: now + (hours * 3_600_000.0) as i64,
+                author: who.to_string(),
+                comment: comment.to_string(),
+                created_ms: now,
+                expired_ms: None,
+                state: SilenceState::Active,
+            })
+            .map_err(err)
     }
 
-    pub(super) fn expire_silence(_d: &Daemon, _id: &str) -> Result<(), ActionError> {
-        Err(unavailable())
+    pub(super) fn expire_silence(d: &Daemon, id: &str) -> Result<(), ActionError> {
+        d.alerts().expire_silence(id).map(|_| ()).map_err(err)
     }
 }
