@@ -20,3 +20,4 @@ mod record;
 mod scrape;
 mod store;
 mod web;
+mod web_live;

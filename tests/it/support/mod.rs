@@ -1,5 +1,6 @@
 //! Shared test helpers.
 
+pub(crate) mod browser;
 pub(crate) mod plugins;
 pub(crate) mod web;
 
