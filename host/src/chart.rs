@@ -107,6 +107,16 @@ pub fn short(v: f64) -> String {
     }
 }
 
+/// A tick label with just enough decimals for ticks `step` apart.
+fn tick_label(v: f64, step: f64) -> String {
+    if step >= 1.0 || !step.is_finite() || step <= 0.0 {
+        return short(v);
+    }
+    let decimals = (-step.log10()).ceil().max(0.0) as usize
+        + usize::from(step * 10f64.powf((-step.log10()).ceil()) % 1.0 != 0.0);
+    format!("{v:.decimals$}")
+}
+
 /// "Nice" tick values covering `[lo, hi]`.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let span = (hi - lo).max(f64::EPSILON);
@@ -216,7 +226,9 @@ pub fn line_chart(c: &LineChart) -> String {
     let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
     // Grid and y labels.
-    for t in ticks(y0, y1, 4) {
+    let yt = ticks(y0, y1, 4);
+    let ystep = if yt.len() > 1 { yt[1] - yt[0] } else { 1.0 };
+    for t in yt {
         let y = sy(t);
         let _ = write!(
             out,
@@ -224,7 +236,7 @@ pub fn line_chart(c: &LineChart) -> String {
             W - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            esc(&short(t))
+            esc(&tick_label(t, ystep))
         );
     }
     let _ = write!(
@@ -315,8 +327,8 @@ pub fn line_chart(c: &LineChart) -> String {
                 sy(p.1)
             );
         }
-        // Legend.
-        let lx = LEFT + 180.0 + i as f64 * 140.0;
+        // Legend, right of the title.
+        let lx = LEFT + 12.0 + c.title.chars().count() as f64 * 7.5 + i as f64 * 150.0;
         let _ = write!(
             out,
             r##"<rect x="{lx:.1}" y="8" width="10" height="10" fill="{colour}"/><text x="{:.1}" y="17" fill="#333">{}</text>"##,
@@ -485,6 +497,9 @@ mod tests {
         });
         assert!(svg.contains("no data yet"));
         assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 25.0, 50.0, 75.0, 100.0]);
+        assert_eq!(tick_label(32.035, 0.005), "32.035");
+        assert_eq!(tick_label(32.04, 0.01), "32.04");
+        assert_eq!(tick_label(0.25, 0.25), "0.25");
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(20_000), (2024, 10, 4));
         let h = histogram("scores", "%", &[10.0, 95.0, 99.0, 100.0], 0.0, 100.0, 10);

@@ -6,8 +6,8 @@
 
 pub mod alerts;
 pub mod bench;
-pub mod chart;
 pub mod channels;
+pub mod chart;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -21,3 +21,4 @@ mod scrape;
 mod store;
 mod web;
 mod web_live;
+mod web_prometheus;

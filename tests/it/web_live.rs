@@ -87,7 +87,12 @@ impl Drop for Vigil {
     }
 }
 
-async fn wait_json(c: &Client, path: &str, timeout: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+async fn wait_json(
+    c: &Client,
+    path: &str,
+    timeout: Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + timeout;
     let mut last = Value::Null;
     while Instant::now() < deadline {
@@ -164,15 +169,23 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     })
     .await;
     // Validator 6's stored history covers the outage's start.
-    wait_json(&api, "/api/v1/validators/6", Duration::from_secs(120), |v| {
-        v["history"].as_array().is_some_and(|h| {
-            h.iter().filter(|r| r["balance"].is_number()).count() >= 4
-                && h.iter().any(|r| r["epoch"].as_u64() == Some(9) && r["balance"].is_number())
-        })
-    })
+    wait_json(
+        &api,
+        "/api/v1/validators/6",
+        Duration::from_secs(120),
+        |v| {
+            v["history"].as_array().is_some_and(|h| {
+                h.iter().filter(|r| r["balance"].is_number()).count() >= 4
+                    && h.iter()
+                        .any(|r| r["epoch"].as_u64() == Some(9) && r["balance"].is_number())
+            })
+        },
+    )
     .await;
     assert!(
-        vigil.log().contains(&format!("dashboard: http://127.0.0.1:{port}/")),
+        vigil
+            .log()
+            .contains(&format!("dashboard: http://127.0.0.1:{port}/")),
         "{}",
         vigil.log()
     );
@@ -183,24 +196,39 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     let b = Browser::start().await;
     // Login.
     b.goto(&format!("{base}/")).await;
-    assert!(b.url().await.contains("/login?next="), "unauthenticated → login");
+    assert!(
+        b.url().await.contains("/login?next="),
+        "unauthenticated → login"
+    );
     b.type_into("input[name=user]", "ann").await;
     b.type_into("input[name=password]", ADMIN_PASSWORD).await;
     b.click("button[type=submit]").await;
     assert!(
-        b.wait_for("return document.querySelectorAll('#validators tr[data-validator]').length === 8", Duration::from_secs(10)).await,
+        b.wait_for(
+            "return document.querySelectorAll('#validators tr[data-validator]').length === 8",
+            Duration::from_secs(10)
+        )
+        .await,
         "{}",
         b.text().await
     );
     let text = b.text().await;
-    assert!(text.contains("missed attestation"), "validator 6/7 shown as problems: {text}");
+    assert!(
+        text.contains("missed attestation"),
+        "validator 6/7 shown as problems: {text}"
+    );
     assert!(text.contains("replay"), "the node is listed");
     // Live: the page updates itself over SSE when the next slot is evaluated.
     assert!(
-        b.wait_for("return !!document.body.dataset.updated", Duration::from_secs(20)).await,
+        b.wait_for(
+            "return !!document.body.dataset.updated",
+            Duration::from_secs(20)
+        )
+        .await,
         "no live update within 20 s"
     );
-    b.screenshot(&artifacts().join("dashboard-overview.png")).await;
+    b.screenshot(&artifacts().join("dashboard-overview.png"))
+        .await;
 
     // Validator 6: the balance chart falls.
     b.goto(&format!("{base}/validators/6")).await;
@@ -220,31 +248,47 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     assert!(ys.len() >= 3, "{ys:?}");
     // It rose until the outage (epoch 10), then fell: after its highest point (the
     // smallest SVG y, y grows downwards) the line ends well lower.
-    let (peak, top) = ys
-        .iter()
-        .enumerate()
-        .fold((0, f64::MAX), |a, (i, y)| if *y < a.1 { (i, *y) } else { a });
+    let (peak, top) = ys.iter().enumerate().fold(
+        (0, f64::MAX),
+        |a, (i, y)| if *y < a.1 { (i, *y) } else { a },
+    );
     assert!(
         peak + 2 < ys.len() && ys.last().unwrap() - top > 40.0,
         "validator 6's balance falls after going offline: {ys:?}"
     );
     let text = b.text().await;
-    assert!(text.contains("Validator 6 is not attesting"), "recommendation shown: {text}");
-    b.screenshot(&artifacts().join("dashboard-validator-6.png")).await;
+    assert!(
+        text.contains("Validator 6 is not attesting"),
+        "recommendation shown: {text}"
+    );
+    b.screenshot(&artifacts().join("dashboard-validator-6.png"))
+        .await;
 
     // A silence from the UI.
     b.goto(&format!("{base}/alerts")).await;
-    b.type_into("#silence-form input[name=matchers]", "alertname=attestations_missed, validator=6").await;
-    b.type_into("#silence-form input[name=comment]", "maintenance of client B").await;
+    b.type_into(
+        "#silence-form input[name=matchers]",
+        "alertname=attestations_missed, validator=6",
+    )
+    .await;
+    b.type_into(
+        "#silence-form input[name=comment]",
+        "maintenance of client B",
+    )
+    .await;
     b.click("#create-silence").await;
     assert!(
         b.wait_for("return !!document.querySelector('#silences') && document.querySelector('#silences').innerText.indexOf('maintenance of client B') >= 0", Duration::from_secs(10)).await,
         "{}",
         b.text().await
     );
-    b.screenshot(&artifacts().join("dashboard-silence.png")).await;
+    b.screenshot(&artifacts().join("dashboard-silence.png"))
+        .await;
     let silences = api.get("/api/v1/silences").await.1;
-    assert!(silences.contains("validator=6") && silences.contains("\"author\":\"ann\""), "{silences}");
+    assert!(
+        silences.contains("validator=6") && silences.contains("\"author\":\"ann\""),
+        "{silences}"
+    );
 
     // An invalid config edit is refused with key and reason; nothing changes.
     let before = std::fs::read_to_string(&cfg_file).unwrap();
@@ -253,12 +297,17 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     b.script("var t=document.querySelector('textarea[name=text]'); t.value=t.value.replace(/interval = \"1s\"\\n/,''); return true;").await;
     b.click("#apply").await;
     assert!(
-        b.wait_for("return document.body.innerText.indexOf('key collect.interval') >= 0", Duration::from_secs(10)).await,
+        b.wait_for(
+            "return document.body.innerText.indexOf('key collect.interval') >= 0",
+            Duration::from_secs(10)
+        )
+        .await,
         "{}",
         b.text().await
     );
     assert!(b.text().await.contains("refused, nothing changed"));
-    b.screenshot(&artifacts().join("dashboard-config-refused.png")).await;
+    b.screenshot(&artifacts().join("dashboard-config-refused.png"))
+        .await;
     assert_eq!(std::fs::read_to_string(&cfg_file).unwrap(), before);
 
     // A viewer is refused an admin action.
@@ -268,7 +317,11 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     b.type_into("input[name=password]", VIEWER_PASSWORD).await;
     b.click("button[type=submit]").await;
     b.goto(&format!("{base}/plugins")).await;
-    assert_eq!(b.script("return !!document.querySelector('#reload')").await, false, "no reload button for viewers");
+    assert_eq!(
+        b.script("return !!document.querySelector('#reload')").await,
+        false,
+        "no reload button for viewers"
+    );
     // Post the admin form anyway (with the viewer's own CSRF token).
     b.script(
         "var f=document.createElement('form'); f.method='post'; f.action='/plugins/reload'; \
@@ -276,21 +329,35 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     )
     .await;
     assert!(
-        b.wait_for("return document.body.innerText.indexOf('viewer role and cannot change anything') >= 0", Duration::from_secs(10)).await,
+        b.wait_for(
+            "return document.body.innerText.indexOf('viewer role and cannot change anything') >= 0",
+            Duration::from_secs(10)
+        )
+        .await,
         "{}",
         b.text().await
     );
-    b.screenshot(&artifacts().join("dashboard-viewer-refused.png")).await;
+    b.screenshot(&artifacts().join("dashboard-viewer-refused.png"))
+        .await;
     b.quit().await;
 
     // The CLI reads through the daemon's API while it runs.
     let (code, out, err) = cli(&cfg_file, &["summary"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("VALIDATOR") && out.contains("missed attestation"), "{out}");
-    let (code, out, err) = cli(&cfg_file, &["report", "--period", "daily", "--format", "csv"]);
+    assert!(
+        out.contains("VALIDATOR") && out.contains("missed attestation"),
+        "{out}"
+    );
+    let (code, out, err) = cli(
+        &cfg_file,
+        &["report", "--period", "daily", "--format", "csv"],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 9, "header + 8 validators: {out}");
-    let (code, html_report, err) = cli(&cfg_file, &["report", "--period", "weekly", "--format", "html"]);
+    let (code, html_report, err) = cli(
+        &cfg_file,
+        &["report", "--period", "weekly", "--format", "html"],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(html_report.contains("<svg"), "the report has the charts");
 
@@ -302,7 +369,13 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     };
     let mut seen = String::new();
     for path in [
-        "/", "/validators/6", "/analytics", "/alerts", "/plugins", "/config", "/metrics",
+        "/",
+        "/validators/6",
+        "/analytics",
+        "/alerts",
+        "/plugins",
+        "/config",
+        "/metrics",
     ] {
         seen.push_str(&ann.get(path).await.1);
     }
@@ -313,17 +386,33 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     }
     seen.push_str(&api.get("/api/v1/validators/6").await.1);
     for f in ["json", "csv", "md", "html"] {
-        seen.push_str(&api.get(&format!("/api/v1/reports?period=monthly&format={f}")).await.1);
+        seen.push_str(
+            &api.get(&format!("/api/v1/reports?period=monthly&format={f}"))
+                .await
+                .1,
+        );
     }
     seen.push_str(&html_report);
-    assert!(seen.contains("hooks/&lt;redacted&gt;") || seen.contains("<redacted>"), "the receiver URL is shown redacted");
-    assert!(!seen.contains(SECRET), "the planted secret leaked into a page or API answer");
-    assert!(!seen.contains(TOKEN) && !seen.contains(VIEW_TOKEN), "a token leaked");
+    assert!(
+        seen.contains("hooks/&lt;redacted&gt;") || seen.contains("<redacted>"),
+        "the receiver URL is shown redacted"
+    );
+    assert!(
+        !seen.contains(SECRET),
+        "the planted secret leaked into a page or API answer"
+    );
+    assert!(
+        !seen.contains(TOKEN) && !seen.contains(VIEW_TOKEN),
+        "a token leaked"
+    );
 
     // Restart with the chain gone: the findings are there at once.
     replay.stop().await;
     let log = vigil.stop();
-    assert!(!log.contains(SECRET) && !log.contains(TOKEN), "secret in the log:\n{log}");
+    assert!(
+        !log.contains(SECRET) && !log.contains(TOKEN),
+        "secret in the log:\n{log}"
+    );
     let vigil = Vigil::start(&cfg_file);
     let started = Instant::now();
     let after = wait_json(&api, "/api/v1/summary", Duration::from_secs(30), |v| {
@@ -331,9 +420,15 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     })
     .await;
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert!(validator(&after, 6).unwrap()["composite_score_1d_percent"].is_number(), "{after}");
+    assert!(
+        validator(&after, 6).unwrap()["composite_score_1d_percent"].is_number(),
+        "{after}"
+    );
     let metrics = api.get("/metrics").await.1;
-    assert!(metrics.contains("vigil_validators{status=\"active_ongoing\"} 8"), "{metrics}");
+    assert!(
+        metrics.contains("vigil_validators{status=\"active_ongoing\"} 8"),
+        "{metrics}"
+    );
     let log = vigil.stop();
     assert!(!log.contains(SECRET), "secret in the log:\n{log}");
 }

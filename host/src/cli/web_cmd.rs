@@ -120,7 +120,10 @@ fn ask_daemon(cfg: &LoadedConfig, path: &str) -> anyhow::Result<Got> {
 /// Open the store and the snapshot when no daemon runs.
 fn offline(
     cfg: &LoadedConfig,
-) -> anyhow::Result<(std::sync::Arc<crate::store::Store>, crate::findings::Findings)> {
+) -> anyhow::Result<(
+    std::sync::Arc<crate::store::Store>,
+    crate::findings::Findings,
+)> {
     let store = crate::store::Store::open(&cfg.store_path).map_err(|e| {
         anyhow::anyhow!(
             "no daemon answers at {} and the store cannot be opened ({e}): if vigil run is running, check [web] listen and enabled",

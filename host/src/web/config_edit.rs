@@ -173,7 +173,9 @@ fn restore(parent: &str, key: &str, edited: &mut Item, original: Option<&Item>) 
         Item::Value(v) => restore_value(parent, key, v, original.and_then(Item::as_value)),
         Item::Table(t) => {
             for (k, x) in t.iter_mut() {
-                let o = original.and_then(|o| o.as_table_like()).and_then(|o| o.get(k.get()));
+                let o = original
+                    .and_then(|o| o.as_table_like())
+                    .and_then(|o| o.get(k.get()));
                 restore(key, k.get(), x, o);
             }
         }

@@ -103,7 +103,11 @@ impl Browser {
     }
 
     pub(crate) async fn url(&self) -> String {
-        self.call("get", "/url", None).await.as_str().unwrap().to_string()
+        self.call("get", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     async fn find(&self, css: &str) -> String {
@@ -119,24 +123,38 @@ impl Browser {
 
     pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.call("post", &format!("/element/{e}/clear"), None).await;
-        self.call("post", &format!("/element/{e}/value"), Some(json!({ "text": text })))
+        self.call("post", &format!("/element/{e}/clear"), None)
             .await;
+        self.call(
+            "post",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     pub(crate) async fn click(&self, css: &str) {
         let e = self.find(css).await;
-        self.call("post", &format!("/element/{e}/click"), None).await;
+        self.call("post", &format!("/element/{e}/click"), None)
+            .await;
     }
 
     /// Run a script (`return …`) in the page.
     pub(crate) async fn script(&self, js: &str) -> Value {
-        self.call("post", "/execute/sync", Some(json!({"script": js, "args": []})))
-            .await
+        self.call(
+            "post",
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
     }
 
     pub(crate) async fn text(&self) -> String {
-        self.script("return document.body.innerText").await.as_str().unwrap_or("").to_string()
+        self.script("return document.body.innerText")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     /// Wait until `js` returns true.

@@ -256,7 +256,9 @@ fn feed_html(events: &[crate::alerts::AlertEvent]) -> String {
     if events.is_empty() {
         return String::new();
     }
-    let mut o = String::from("<h2>Recent events</h2><table id=\"feed\"><tr><th>time (UTC)</th><th>event</th><th>alert</th><th>detail</th></tr>");
+    let mut o = String::from(
+        "<h2>Recent events</h2><table id=\"feed\"><tr><th>time (UTC)</th><th>event</th><th>alert</th><th>detail</th></tr>",
+    );
     for e in events {
         let kind = serde_json::to_value(e.kind)
             .ok()
