@@ -75,13 +75,16 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
     match suite {
         "plugins" => bench_plugins(&mut r, plugins)?,
         "collector" => bench_collector(&mut r)?,
+        "web" => crate::bench_web::run(&mut |n, v, u| r.add(n, v, u))?,
         // The store figures include the collector's CPU while it watches a chain.
         "store" => {
             bench_store(&mut r)?;
             bench_collector(&mut r)?;
         }
         other => {
-            anyhow::bail!("unknown bench suite {other:?}: available: plugins, store, collector")
+            anyhow::bail!(
+                "unknown bench suite {other:?}: available: plugins, store, collector, web"
+            )
         }
     }
     Ok(ExitCode::SUCCESS)

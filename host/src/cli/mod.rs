@@ -88,7 +88,7 @@ pub enum Command {
     },
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `web`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
