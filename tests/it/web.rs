@@ -291,3 +291,43 @@ async fn openapi_matches_the_router() {
         assert_ne!(code, 405, "{m} {p}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_admin_logs_in_with_the_password_file_until_users_exist() {
+    let s = Server::start(
+        "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n[web]\nlisten = \"127.0.0.1:{port}\"\n",
+    )
+    .await;
+    let file = s
+        .path()
+        .join("data")
+        .join(vigil::web::INITIAL_PASSWORD_FILE);
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut c = Client::new(&s.url);
+    let (_, login) = c.get("/login").await;
+    assert!(login.contains("initial-admin-password"), "{login}");
+    assert_eq!(c.login("admin", &password).await, 303);
+    assert_eq!(c.get("/").await.0, 200);
+    // Once the config has users, the first-start login ends.
+    let hash = vigil::web::auth::hash_password(ADMIN_PASSWORD).unwrap();
+    let cfg = std::fs::read_to_string(s.path().join("vigil.toml")).unwrap();
+    std::fs::write(
+        s.path().join("vigil.toml"),
+        format!(
+            "{cfg}[[web.users]]\nname = \"ann\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(s.daemon.reload_config().unwrap());
+    assert_eq!(c.get("/").await.0, 303, "the first-start session ended");
+    let mut again = Client::new(&s.url);
+    assert_eq!(again.login("admin", &password).await, 303);
+    assert!(again.cookie.is_none());
+    assert_eq!(again.login("ann", ADMIN_PASSWORD).await, 303);
+    assert!(again.cookie.is_some());
+}

@@ -100,6 +100,8 @@ pub enum LoginError {
 /// Users, tokens, sessions and the failure counters.
 pub struct Auth {
     users: std::sync::RwLock<Vec<(String, String, Role)>>,
+    /// The first-start admin (name, hash), used only while the config has no user.
+    bootstrap: std::sync::RwLock<Option<(String, String)>>,
     /// (token value, name, role).
     tokens: std::sync::RwLock<Vec<(String, String, Role)>>,
     sessions: Mutex<HashMap<String, Session>>,
@@ -126,6 +128,7 @@ impl Auth {
         let (users, tokens) = read_credentials(web, token_files)?;
         Ok(Auth {
             users: std::sync::RwLock::new(users),
+            bootstrap: std::sync::RwLock::new(None),
             tokens: std::sync::RwLock::new(tokens),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -144,7 +147,47 @@ impl Auth {
     }
 
     fn users(&self) -> Vec<(String, String, Role)> {
-        self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if !users.is_empty() {
+            return users;
+        }
+        self.bootstrap
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(n, h)| (n.clone(), h.clone(), Role::Admin))
+            .collect()
+    }
+
+    /// True when users come from the config (not the first-start admin).
+    pub fn has_configured_users(&self) -> bool {
+        !self
+            .users
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// A first-start admin for a config without users: a random password written to
+    /// `file` (mode 0600, never logged), valid until a `[[web.users]]` entry exists.
+    /// Returns the password file's path.
+    pub fn bootstrap_admin(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let password = random_hex(12);
+        let hash = hash_password(&password)?;
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_file(file);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts
+            .open(file)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+        std::io::Write::write_all(&mut f, format!("{password}\n").as_bytes())?;
+        *self.bootstrap.write().unwrap_or_else(|e| e.into_inner()) = Some(("admin".into(), hash));
+        Ok(())
     }
 }
 
@@ -197,11 +240,6 @@ fn read_credentials(
 }
 
 impl Auth {
-    /// True when no user is configured (the dashboard shows how to add one).
-    pub fn has_users(&self) -> bool {
-        !self.users().is_empty()
-    }
-
     /// Check a password; on success a new session id.
     pub fn login(&self, ip: IpAddr, name: &str, password: &str) -> Result<String, LoginError> {
         let now = Instant::now();

@@ -36,6 +36,17 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+/// The first-start admin's password file, beside the store.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Where the first-start admin's password is written.
+pub fn initial_password_file(cfg: &crate::config::LoadedConfig) -> std::path::PathBuf {
+    cfg.store_path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(INITIAL_PASSWORD_FILE)
+}
+
 /// Largest request body accepted (a config edit is the biggest), bytes.
 const MAX_BODY: usize = 1 << 20;
 
@@ -62,6 +73,9 @@ impl WebState {
     pub fn new(daemon: Arc<Daemon>) -> anyhow::Result<Shared> {
         let cfg = daemon.config();
         let auth = Auth::new(&cfg.config.web, &cfg.web.token_files, cfg.web.session_ttl)?;
+        if cfg.config.web.users.is_empty() {
+            auth.bootstrap_admin(&initial_password_file(&cfg))?;
+        }
         Ok(Arc::new(WebState {
             tls: cfg.web.tls.is_some(),
             auth,
@@ -342,10 +356,10 @@ async fn login_page(State(state): State<Shared>, Query(q): Query<NextQuery>) -> 
     if let Some(e) = &q.error {
         body.push_str(&html::msg("err", e));
     }
-    if !state.auth.has_users() {
+    if !state.auth.has_configured_users() {
         body.push_str(&html::msg(
             "info",
-            "No dashboard user is configured. Create a password hash with `vigil web hash-password`, add a [[web.users]] entry (name, password_hash, role = \"admin\") to the config; it applies without a restart.",
+            "First start: log in as \"admin\" with the password in the file `initial-admin-password` beside the store. Then create your own user: `vigil web hash-password`, and a [[web.users]] entry (name, password_hash, role = \"admin\") in the config; it applies without a restart and ends the first-start login.",
         ));
     }
     body.push_str(&format!(
@@ -453,10 +467,13 @@ pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<tokio::task::JoinHandl
     };
     let url = format!("{scheme}://{addr}/");
     let users = cfg.config.web.users.len();
-    eprintln!("{} {url}", crate::term::green("dashboard:"),);
+    eprintln!("{} {url}", crate::term::green("dashboard:"));
     if users == 0 {
+        let file = initial_password_file(&cfg);
         eprintln!(
-            "  first login: run `vigil web hash-password`, add to {}:\n    [[web.users]]\n    name = \"admin\"\n    password_hash = \"<the printed hash>\"\n    role = \"admin\"\n  it applies without a restart; then log in at {url}login",
+            "  first login: user \"admin\", password in {} (valid until {} has a [[web.users]] entry;\n  \
+             make one with `vigil web hash-password`: it applies without a restart)",
+            file.display(),
             cfg.file.display()
         );
     } else {
