@@ -85,7 +85,10 @@ async fn prometheus_scrapes_metrics_and_receives_remote_write() {
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: vigil-scrape\n    authorization:\n      credentials: {TOKEN}\n    static_configs:\n      - targets: ['{vigil_addr}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: vigil-scrape\n    authorization:\n      credentials: {TOKEN}\n    static_configs:\n      - targets: ['{vigil_addr}']\n",
+            crate::support::root()
+                .join("config/prometheus/vigil-rules.yml")
+                .display()
         ),
     )
     .unwrap();
@@ -149,4 +152,111 @@ async fn prometheus_scrapes_metrics_and_receives_remote_write() {
         dropped.first().map(|d| d["value"][1].clone()),
         Some(Value::from("1"))
     );
+}
+
+/// The shipped alert rules and Grafana dashboard use only series Vigil exports, and
+/// Prometheus accepts every rule and every dashboard query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_rules_and_dashboard_use_vigils_series() {
+    let root = crate::support::root();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root.join("config/prometheus/vigil-rules.yml"))
+        .output()
+        .expect("promtool (Debian prometheus package)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Vigil's own families, and the plugins' aggregate series of the contract.
+    let mut known: Vec<String> = vigil::web::metrics::HELP
+        .iter()
+        .map(|(n, _, _)| n.to_string())
+        .collect();
+    for n in [
+        "earnings_gwei",
+        "apr_percent",
+        "projected_earnings_gwei",
+        "network_apr_percent",
+        "network_participation_ratio",
+    ] {
+        known.push(format!("vigil_{n}"));
+    }
+    let rules = std::fs::read_to_string(root.join("config/prometheus/vigil-rules.yml")).unwrap();
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("config/grafana/vigil-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert!(exprs.len() >= 10);
+    for text in exprs
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(rules.as_str()))
+    {
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("vigil_") {
+                assert!(
+                    known.iter().any(|k| k == word),
+                    "{word} is not a series Vigil exports"
+                );
+            }
+        }
+    }
+    // Prometheus parses every dashboard query (with the variables filled in).
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.yml"), "global:\n  scrape_interval: 1m\n").unwrap();
+    let _prom = Prometheus(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("p.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    vigil::collect::http::install_tls_provider();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        crate::support::wait_until(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }),
+        "prometheus did not start"
+    );
+    for e in exprs {
+        let q = e.replace("$instance", ".*");
+        let mut status = Value::Null;
+        for _ in 0..50 {
+            if let Ok(r) = http
+                .get(format!(
+                    "{base}/api/v1/query?query={}",
+                    vigil::web::urlencode(&q)
+                ))
+                .send()
+                .await
+                && let Ok(v) = r.json::<Value>().await
+            {
+                status = v;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(status["status"], "success", "{q}: {status}");
+    }
 }
