@@ -15,5 +15,15 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null || !
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver prometheus >/dev/null
 fi
 
+echo "==> alerting test parts (Alertmanager, aiosmtpd, openssl)"
+if ! command -v prometheus-alertmanager >/dev/null || ! command -v openssl >/dev/null; then
+  apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager openssl >/dev/null
+fi
+if [ ! -x target/alerting-venv/bin/python ] || ! target/alerting-venv/bin/python -c "import aiosmtpd" 2>/dev/null; then
+  python3 -m venv target/alerting-venv
+  target/alerting-venv/bin/pip install -q aiosmtpd==1.4.6
+fi
+
 echo "==> tests"
 cargo test --workspace --locked "$@"

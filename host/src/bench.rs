@@ -81,9 +81,10 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
             bench_store(&mut r)?;
             bench_collector(&mut r)?;
         }
+        "alerts" => crate::bench_alerts::run(&mut |n, v, u| r.add(n, v, u))?,
         other => {
             anyhow::bail!(
-                "unknown bench suite {other:?}: available: plugins, store, collector, web"
+                "unknown bench suite {other:?}: available: plugins, store, collector, alerts, web"
             )
         }
     }

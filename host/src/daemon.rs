@@ -413,6 +413,18 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         };
         let cfg = daemon.config();
         let http = http_client()?;
+        // Alert delivery (outbox workers, group timers) and the CLI's control socket.
+        let delivery = crate::alerts::outbox::spawn(daemon.alerts().clone(), http.clone());
+        let socket = daemon.alerts().settings().socket.clone();
+        let control = tokio::spawn({
+            let engine = daemon.alerts().clone();
+            let socket = socket.clone();
+            async move {
+                if let Err(e) = crate::alerts::control::serve(engine, &socket).await {
+                    tracing::error!(socket = %socket.display(), "control socket stopped (`vigil alerts` will open the store instead, which fails while vigil runs): {e}");
+                }
+            }
+        });
         let mut side = NodeSide::new(&cfg, http.clone());
         let validators = resolve_validators(&cfg, &http).await;
         let nodes: Vec<(String, String)> = cfg.config.beacon.iter().map(|n| (n.name.clone(), n.url.clone())).collect();
@@ -483,6 +495,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         }
         drop(tx);
         let _ = eval_thread.join();
+        delivery.stop();
+        control.abort();
+        let _ = std::fs::remove_file(&socket);
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod bench;
+pub mod bench_alerts;
 pub mod bench_web;
 pub mod channels;
 pub mod chart;

@@ -7,11 +7,15 @@
 
 mod support;
 
+mod alertmanager;
+mod alerts;
+mod alerts_daemon;
 mod chain;
 mod chain_faults;
 mod cli;
 mod config_reload;
 mod contract;
+mod email;
 mod execution;
 mod hostile;
 mod hot_reload;

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// A refused engine operation.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,9 @@ pub enum AlertError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// A plugin-suggested action: (action id, subject, title).
+type Suggestion = (String, Vec<(String, String)>, String);
 
 /// How many events the dashboard feed buffers per subscriber.
 const FEED_CAPACITY: usize = 4096;
@@ -124,8 +127,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
     feed: broadcast::Sender<AlertEvent>,
-    /// Woken when new notifications are queued.
-    pub(crate) delivery: Arc<Notify>,
+    /// Bumped when notifications are queued (the delivery workers watch it).
+    pub(crate) delivery: watch::Sender<u64>,
     /// Woken when the timers may have moved earlier.
     pub(crate) timers: Arc<Notify>,
     /// When the next group timer is due (wall ms; `i64::MAX`: none).
@@ -200,7 +203,7 @@ impl Engine {
             clock,
             inner: Mutex::new(inner),
             feed,
-            delivery: Arc::new(Notify::new()),
+            delivery: watch::channel(0).0,
             timers: Arc::new(Notify::new()),
             next_due: AtomicI64::new(i64::MAX),
         });
@@ -234,7 +237,7 @@ impl Engine {
     pub fn reconfigure(&self, settings: Settings) {
         self.settings.store(Arc::new(settings));
         self.timers.notify_one();
-        self.delivery.notify_waiters();
+        self.wake_delivery();
     }
 
     /// Take in one evaluation's findings, then run the timers.
@@ -247,7 +250,7 @@ impl Engine {
             // The host's own conditions about a plugin resolve when it ran again.
             covered.push(format!("vigil:{}", r.plugin));
         }
-        let actions: Vec<(String, Vec<(String, String)>, String)> = ev
+        let actions: Vec<Suggestion> = ev
             .results
             .iter()
             .filter_map(|r| r.outcome.as_ref().ok())
@@ -258,6 +261,24 @@ impl Engine {
                     .map(|id| (id.clone(), r.subject.clone(), r.title.clone()))
             })
             .collect();
+        // Every plugin subscribed to this kind is in the results (failures included):
+        // alerts of a plugin that no longer judges this kind (removed, or its
+        // subscriptions changed) can never be resolved by it, so they resolve now.
+        {
+            let present: HashSet<&str> = ev.results.iter().map(|r| r.plugin.as_str()).collect();
+            let kind = kind_str(ev.kind);
+            let inner = self.lock();
+            for ((scope, k), ids) in &inner.scopes {
+                let plugin = scope.strip_prefix("vigil:").unwrap_or(scope);
+                if k == kind && !ids.is_empty() && !present.contains(plugin) {
+                    tracing::info!(
+                        plugin,
+                        "plugin no longer judges {kind} inputs: its {kind} alerts resolve"
+                    );
+                    covered.push(scope.clone());
+                }
+            }
+        }
         self.observe_conditions(ev.kind, ev.now_ms, &covered, ev.alerts());
         if !actions.is_empty() {
             self.suggest_actions(&actions);
@@ -295,6 +316,7 @@ impl Engine {
             }
         }
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -497,10 +519,12 @@ impl Engine {
 
     /// Queue exec notifications for plugin-suggested action ids that an `exec`
     /// receiver accepts (once per action and subject per repeat interval).
-    fn suggest_actions(&self, actions: &[(String, Vec<(String, String)>, String)]) {
+    fn suggest_actions(&self, actions: &[Suggestion]) {
         let settings = self.settings();
         let now = self.clock.now_ms();
         let mut inner = self.lock();
+        let repeat = settings.root.grouping.repeat_interval_ms;
+        inner.actions.retain(|_, t| now - *t < repeat);
         for (action, subject, title) in actions {
             for r in settings.receivers.values() {
                 let super::settings::ReceiverKind::Exec { action_ids, .. } = &r.kind else {
@@ -510,11 +534,7 @@ impl Engine {
                     continue;
                 }
                 let key = format!("{}\u{1f}{action}\u{1f}{}", r.name, subject_text(subject));
-                if inner
-                    .actions
-                    .get(&key)
-                    .is_some_and(|t| now - t < settings.root.grouping.repeat_interval_ms)
-                {
+                if inner.actions.get(&key).is_some_and(|t| now - t < repeat) {
                     continue;
                 }
                 inner.actions.insert(key.clone(), now);
@@ -532,6 +552,7 @@ impl Engine {
                     created_ms: now,
                     test: false,
                     action_id: Some(action.clone()),
+                    repeat_interval_ms: repeat,
                 };
                 inner
                     .batch
@@ -851,6 +872,7 @@ impl Engine {
                 created_ms: now,
                 test: false,
                 action_id: None,
+                repeat_interval_ms: g.repeat_interval_ms,
             };
             if !firing.is_empty() {
                 next = Some(next.map_or(now + g.group_interval_ms, |x| {
@@ -921,9 +943,12 @@ impl Engine {
             let _ = self.feed.send(e);
         }
         if queued {
-            self.delivery.notify_waiters();
+            self.wake_delivery();
         }
-        self.timers.notify_one();
+    }
+
+    fn wake_delivery(&self) {
+        self.delivery.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// Every alert the engine tracks (pending, firing, recently resolved), most severe
@@ -974,12 +999,7 @@ impl Engine {
                 let skip = rows.len().saturating_sub(limit);
                 rows.split_off(skip)
             }
-            None => self
-                .store
-                .alert_history_all(limit)?
-                .into_iter()
-                .map(|(_, ts, b)| (ts, b))
-                .collect(),
+            None => self.store.alert_history_all(limit)?,
         };
         Ok(rows
             .into_iter()
@@ -1018,6 +1038,7 @@ impl Engine {
         inner.dirty.insert(id);
         push_event(&mut inner, &alert, EventKind::Acked, now, who.to_string());
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(alert)
     }
 
@@ -1073,6 +1094,7 @@ impl Engine {
             detail,
         });
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(s.id)
     }
 
@@ -1102,6 +1124,7 @@ impl Engine {
             detail: String::new(),
         });
         self.step(&mut inner, &settings);
+        self.timers.notify_one();
         Ok(s)
     }
 
@@ -1165,8 +1188,19 @@ impl Engine {
                 seq,
             });
         }
-        self.delivery.notify_waiters();
+        self.wake_delivery();
         Ok(item)
+    }
+
+    /// Delete history events and delivery-log entries older than
+    /// `history_retention`; how many rows went.
+    pub fn prune_history(&self) -> Result<usize, AlertError> {
+        let before = self.clock.now_ms() - self.settings().history_retention_ms;
+        Ok(self.store.alert_history_prune(before, |bytes| {
+            serde_json::from_slice::<OutboxItem>(bytes)
+                .map(|i| i.notification.created_ms < before)
+                .unwrap_or(false)
+        })?)
     }
 
     /// Queue a test notification for `receiver` (`vigil alerts test`); its sequence.
@@ -1178,7 +1212,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let n = test_notification(receiver, now);
         let seq = self.store.outbox_push(receiver, &queued(n, now).encode())?;
-        self.delivery.notify_waiters();
+        self.wake_delivery();
         Ok(seq)
     }
 }
@@ -1217,6 +1251,7 @@ pub fn test_notification(receiver: &str, now: i64) -> Notification {
         created_ms: now,
         test: true,
         action_id: None,
+        repeat_interval_ms: 0,
     }
 }
 

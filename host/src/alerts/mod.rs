@@ -1,22 +1,24 @@
 //! Alerting: plugins say "this condition holds now"; this module turns that into
 //! notifications an operator trusts.
 //!
-//! - [`model`]: alerts, severities, events;
-//! - [`matcher`]: label matchers (`=`, `!=`, `=~`, `!~`; `validator` matches lists);
-//! - [`settings`]: the checked `[alerting]`, `[[receiver]]`, `[[route]]`, `[[inhibit]]`;
-//! - [`engine`]: lifecycle, silences, inhibition, routing, grouping, persistence;
-//! - [`silence`]: silences;
-//! - [`notification`]: what is queued per receiver, and its delivery record;
-//! - [`outbox`]: the delivery workers (retries, backoff, rate limit, dead letters);
-//! - [`control`]: the local socket `vigil alerts`/`vigil outbox` use while the daemon
+//! - [`model`] — alerts, severities, events;
+//! - [`matcher`] — label matchers (`=`, `!=`, `=~`, `!~`; `validator` matches lists);
+//! - [`settings`] — the checked `[alerting]`, `[[receiver]]`, `[[route]]`, `[[inhibit]]`;
+//! - [`engine`] — lifecycle, silences, inhibition, routing, grouping, persistence;
+//! - [`silence`] — silences (matchers, start, end, author, comment);
+//! - [`notification`] — what is queued per receiver, and its delivery record;
+//! - [`outbox`] — the delivery workers (retries, backoff, rate limit, dead letters);
+//! - [`control`] — the local socket `vigil alerts`/`vigil outbox` use while the daemon
 //!   runs;
-//! - [`clock`]: the injectable wall clock.
+//! - [`clock`] — the injectable wall clock.
 
 pub mod clock;
+pub mod control;
 pub mod engine;
 pub mod matcher;
 pub mod model;
 pub mod notification;
+pub mod outbox;
 pub mod settings;
 pub mod silence;
 

@@ -44,6 +44,10 @@ pub struct Notification {
     /// For `exec` receivers: the plugin-suggested action id that triggered it.
     #[serde(default)]
     pub action_id: Option<String>,
+    /// The group's `repeat_interval` (ms): a firing group is notified again within
+    /// it, so an Alertmanager can expire alerts not re-sent by then.
+    #[serde(default)]
+    pub repeat_interval_ms: i64,
 }
 
 impl Notification {

@@ -749,7 +749,7 @@ mod tests {
         let s = check("").unwrap();
         assert_eq!(s.root.grouping.group_wait_ms, 5000);
         assert_eq!(s.root.grouping.group_interval_ms, 60_000);
-        assert_eq!(s.root.grouping.repeat_interval_ms, 4 * 3600_000);
+        assert_eq!(s.root.grouping.repeat_interval_ms, 4 * 3_600_000);
         assert_eq!(s.inhibit.len(), 1);
         assert_eq!(s.socket, Path::new("/etc/vigil/vigil.redb.sock"));
     }

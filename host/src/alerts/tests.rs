@@ -37,7 +37,7 @@ pub(crate) fn settings(toml: &str, dir: &Path) -> Settings {
     Settings::from_loaded(&c).unwrap()
 }
 
-const HOOK: &str =
+pub(crate) const HOOK: &str =
     "[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n";
 
 impl T {
@@ -369,7 +369,7 @@ fn silences_mute_match_validators_and_keep_history() {
     );
     assert!(t.outbox().is_empty());
     let a = t.engine.active().remove(0);
-    assert_eq!(a.silenced_by, [id.clone()]);
+    assert_eq!(a.silenced_by, std::slice::from_ref(&id));
     t.engine.expire_silence(&id).unwrap();
     assert_eq!(t.outbox().len(), 1);
     let s = t.engine.silences();
@@ -452,4 +452,126 @@ fn feed_streams_events() {
         (EventKind::Pending, "cl_syncing")
     );
     assert_eq!(rx.try_recv().unwrap().kind, EventKind::Firing);
+}
+
+#[test]
+fn history_is_pruned_after_retention() {
+    let t = T::new("[alerting]\nhistory_retention = \"1h\"\n");
+    t.eval("p", InputKind::Node, &[cond("cl_syncing", "bn-1", &[])]);
+    t.clock.advance(1_800_000);
+    t.eval("p", InputKind::Node, &[]);
+    assert_eq!(t.engine.history(None, 100).unwrap().len(), 3);
+    t.clock.advance(3_000_000);
+    assert_eq!(t.engine.prune_history().unwrap(), 2);
+    let left = t.engine.history(None, 100).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, EventKind::Resolved);
+}
+
+#[test]
+fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers() {
+    use crate::evaluate::{Evaluation, PluginResult};
+    use crate::plugins::PluginError;
+    use crate::plugins::types::Output;
+    let t = T::new("");
+    let out = |alerts: Vec<AlertCondition>| Output {
+        alerts,
+        scores: Vec::new(),
+        subject_scores: Vec::new(),
+        recommendations: Vec::new(),
+        series: Vec::new(),
+        checks: Vec::new(),
+    };
+    let ev = |outcome: Result<Output, PluginError>, host: Vec<AlertCondition>| Evaluation {
+        generation: 1,
+        kind: InputKind::Node,
+        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        results: vec![PluginResult {
+            plugin: "node-sync".into(),
+            version: "0.1.0".into(),
+            outcome,
+            duration: std::time::Duration::ZERO,
+        }],
+        host_alerts: host,
+        commit_error: None,
+    };
+    t.engine.observe(&ev(
+        Ok(out(vec![cond("cl_syncing", "bn-1", &[])])),
+        Vec::new(),
+    ));
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
+    let failed = AlertCondition {
+        name: "plugin_failed".into(),
+        severity: Severity::Medium,
+        subject: vec![
+            ("plugin".into(), "node-sync".into()),
+            ("cause".into(), "deadline".into()),
+        ],
+        summary: "plugin node-sync: exceeded its CPU deadline".into(),
+        value: None,
+        threshold: None,
+        validators: Vec::new(),
+        affected_count: 0,
+    };
+    let err = PluginError::Deadline {
+        plugin: "node-sync".into(),
+        limit_ms: 1000,
+    };
+    t.engine.observe(&ev(Err(err), vec![failed]));
+    // The plugin did not judge: its alert stands; the host's condition fires.
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
+    assert_eq!(t.state("plugin_failed"), Some(AlertState::Firing));
+    let pf = t
+        .engine
+        .active()
+        .into_iter()
+        .find(|a| a.name == "plugin_failed")
+        .unwrap();
+    assert_eq!(pf.label("plugin"), Some("node-sync"));
+    assert_eq!(pf.plugin, "vigil");
+    // It runs clean again: both resolve (the node is synced now).
+    t.engine.observe(&ev(Ok(out(Vec::new())), Vec::new()));
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
+    assert_eq!(t.state("plugin_failed"), Some(AlertState::Resolved));
+}
+
+#[test]
+fn alerts_of_a_removed_plugin_resolve() {
+    use crate::evaluate::{Evaluation, PluginResult};
+    use crate::plugins::types::Output;
+    let t = T::new("");
+    t.eval(
+        "old-plugin",
+        InputKind::Node,
+        &[cond("cl_syncing", "bn-1", &[])],
+    );
+    t.eval(
+        "old-plugin",
+        InputKind::Epoch,
+        &[cond("attestations_missed", "bn-1", &[1])],
+    );
+    let ev = Evaluation {
+        generation: 2,
+        kind: InputKind::Node,
+        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        results: vec![PluginResult {
+            plugin: "other".into(),
+            version: "0.1.0".into(),
+            outcome: Ok(Output {
+                alerts: Vec::new(),
+                scores: Vec::new(),
+                subject_scores: Vec::new(),
+                recommendations: Vec::new(),
+                series: Vec::new(),
+                checks: Vec::new(),
+            }),
+            duration: std::time::Duration::ZERO,
+        }],
+        host_alerts: Vec::new(),
+        commit_error: None,
+    };
+    t.engine.observe(&ev);
+    assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
+    // Only node-kind alerts: the epoch one waits for an epoch evaluation.
+    assert_eq!(t.state("attestations_missed"), Some(AlertState::Firing));
 }

@@ -4,6 +4,7 @@
 //! plugin or config was refused, the daemon stopped on an error); 2 usage error (unknown
 //! flag, missing argument).
 
+mod alerts_cmd;
 mod config_cmd;
 mod plugins_cmd;
 mod web_cmd;
@@ -60,6 +61,12 @@ pub enum Command {
     /// Build, check, test and list plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Alerts: list, show, history, ack, silence, unsilence, test a receiver.
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCommand),
+    /// The notification outbox: list queued, dead or delivered; retry a dead letter.
+    #[command(subcommand)]
+    Outbox(alerts_cmd::OutboxCommand),
     /// Dashboard helpers: `vigil web hash-password`.
     #[command(subcommand)]
     Web(WebCommand),
@@ -88,7 +95,7 @@ pub enum Command {
     },
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `web`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`, `web`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
@@ -171,6 +178,8 @@ pub fn main() -> ExitCode {
         Command::Run(c) => crate::daemon::run(&c.config),
         Command::Config(ConfigCommand::Check { path }) => config_cmd::check(&path),
         Command::Plugins(cmd) => plugins_cmd::run(cmd),
+        Command::Alerts(cmd) => alerts_cmd::run_alerts(cmd),
+        Command::Outbox(cmd) => alerts_cmd::run_outbox(cmd),
         Command::Web(WebCommand::HashPassword) => web_cmd::hash_password(),
         Command::Summary { config, json } => web_cmd::summary(&config.config, json),
         Command::Report {

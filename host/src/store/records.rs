@@ -4,13 +4,16 @@
 //! notification is committed before any delivery attempt.
 
 use super::tables::{
-    ALERT_GROUPS, ALERT_HISTORY, ALERTS, DEAD_LETTERS, DELIVERY_LOG, META, OUTBOX, SILENCES,
+    ALERT_GROUPS, ALERT_HISTORY, ALERT_TIMELINE, ALERTS, DEAD_LETTERS, DELIVERY_LOG, META, OUTBOX,
+    SILENCES,
 };
 use super::{Store, StoreError};
 use redb::{ReadableTable, TableDefinition};
 
 /// Key of the last outbox sequence number in `meta`.
 const OUTBOX_SEQ_KEY: &str = "outbox_seq";
+/// Key of the last alert timeline sequence number in `meta`.
+const TIMELINE_SEQ_KEY: &str = "alert_timeline_seq";
 
 /// One queued notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +307,24 @@ impl Store {
                         .map_err(self.io("writing alert history"))?;
                 }
             }
+            if !b.history.is_empty() {
+                let mut meta = tx.open_table(META).map_err(self.io("opening table meta"))?;
+                let mut seq = meta
+                    .get(TIMELINE_SEQ_KEY)
+                    .map_err(self.io("reading the timeline sequence"))?
+                    .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+                    .map_or(0, u64::from_le_bytes);
+                let mut t = tx
+                    .open_table(ALERT_TIMELINE)
+                    .map_err(self.io("opening table alert_timeline"))?;
+                for (_, ts, ev) in &b.history {
+                    seq += 1;
+                    t.insert((*ts, seq), ev.as_slice())
+                        .map_err(self.io("writing the alert timeline"))?;
+                }
+                meta.insert(TIMELINE_SEQ_KEY, seq.to_le_bytes().as_slice())
+                    .map_err(self.io("writing the timeline sequence"))?;
+            }
             {
                 let mut t = tx
                     .open_table(ALERT_GROUPS)
@@ -346,25 +367,24 @@ impl Store {
         self.all_bytes(ALERT_GROUPS, "reading notification groups")
     }
 
-    /// The newest `limit` history events of every alert: `(fingerprint, Unix ms, event)`,
-    /// oldest first.
-    pub fn alert_history_all(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(String, i64, Vec<u8>)>, StoreError> {
+    /// The newest `limit` history events of all alerts, oldest first: `(Unix ms, event)`.
+    pub fn alert_history_all(&self, limit: usize) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         let tx = self.read()?;
         let t = tx
-            .open_table(ALERT_HISTORY)
-            .map_err(self.io("opening table alert_history"))?;
+            .open_table(ALERT_TIMELINE)
+            .map_err(self.io("opening table alert_timeline"))?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(self.io("reading alert history"))? {
-            let (k, v) = row.map_err(self.io("reading alert history"))?;
-            let (fp, ts, _) = k.value();
-            out.push((fp.to_string(), ts, v.value().to_vec()));
+        for row in t
+            .iter()
+            .map_err(self.io("reading the alert timeline"))?
+            .rev()
+            .take(limit)
+        {
+            let (k, v) = row.map_err(self.io("reading the alert timeline"))?;
+            out.push((k.value().0, v.value().to_vec()));
         }
-        out.sort_by_key(|(_, ts, _)| *ts);
-        let skip = out.len().saturating_sub(limit);
-        Ok(out.split_off(skip))
+        out.reverse();
+        Ok(out)
     }
 
     /// Delete history events and delivery-log rows older than `before_ms` (the
@@ -393,6 +413,21 @@ impl Store {
                 t.remove((f.as_str(), *ts, *s))
                     .map_err(self.io("pruning alert history"))?;
                 n += 1;
+            }
+            {
+                let mut tl = tx
+                    .open_table(ALERT_TIMELINE)
+                    .map_err(self.io("opening table alert_timeline"))?;
+                let old: Vec<(i64, u64)> = tl
+                    .range(..(before_ms, 0))
+                    .map_err(self.io("reading the alert timeline"))?
+                    .filter_map(|r| r.ok())
+                    .map(|(k, _)| k.value())
+                    .collect();
+                for k in old {
+                    tl.remove(k)
+                        .map_err(self.io("pruning the alert timeline"))?;
+                }
             }
             let mut d = tx
                 .open_table(DELIVERY_LOG)

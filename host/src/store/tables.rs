@@ -85,6 +85,12 @@ pub const ALERT_GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("ale
 /// item as delivered. The delivery log; pruned with the alert history.
 pub const DELIVERY_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("delivery_log");
 
+/// Every alert's history in time order: `(Unix ms, sequence)` → the same event bytes
+/// as in [`ALERT_HISTORY`] (which is keyed by alert). Serves "the newest N events of
+/// all alerts" (the dashboard feed) without a scan.
+pub const ALERT_TIMELINE: TableDefinition<(i64, u64), &[u8]> =
+    TableDefinition::new("alert_timeline");
+
 /// Every current table, for creation at open. Keep in step with the definitions above.
 pub(super) fn create_all(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(META)?;
@@ -103,6 +109,7 @@ pub(super) fn create_all(tx: &redb::WriteTransaction) -> Result<(), redb::TableE
     tx.open_table(SILENCES)?;
     tx.open_table(ALERT_GROUPS)?;
     tx.open_table(DELIVERY_LOG)?;
+    tx.open_table(ALERT_TIMELINE)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod browser;
 pub(crate) mod plugins;
 pub(crate) mod web;
+pub(crate) mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
