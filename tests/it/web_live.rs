@@ -111,7 +111,7 @@ async fn wait_json(
 }
 
 /// Balance of validator `v` in a summary.
-fn validator<'a>(summary: &'a Value, v: u64) -> Option<&'a Value> {
+fn validator(summary: &Value, v: u64) -> Option<&Value> {
     summary["validators"]
         .as_array()?
         .iter()

@@ -487,13 +487,9 @@ pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<tokio::task::JoinHandl
     let feed_daemon = daemon.clone();
     tokio::spawn(async move {
         let mut rx = feed_daemon.alerts().subscribe();
-        loop {
-            match rx.recv().await {
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    feed_daemon.findings().touch()
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
+        while let Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) = rx.recv().await
+        {
+            feed_daemon.findings().touch();
         }
     });
     if let Some(rw) = &cfg.config.web.remote_write {

@@ -2,8 +2,8 @@
 
 pub(crate) mod browser;
 pub(crate) mod plugins;
-pub(crate) mod web;
 pub(crate) mod receiver;
+pub(crate) mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

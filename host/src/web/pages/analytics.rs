@@ -187,31 +187,30 @@ pub fn render(s: &Snapshot, h: &History, q: &AnalyticsQuery) -> String {
     let mut bands = Vec::new();
     let mut lines = vec![Line::new("earned", pts(&h.earnings, 1e-9))];
     if let Some(&(t, last)) = h.earnings.last() {
-        for horizon in ["30d"] {
-            let get = |band: &str| {
-                s.series(
-                    "projected_earnings_gwei",
-                    &[("horizon", horizon), ("band", band)],
+        let horizon = "30d";
+        let get = |band: &str| {
+            s.series(
+                "projected_earnings_gwei",
+                &[("horizon", horizon), ("band", band)],
+            )
+        };
+        if let (Some(lo), Some(mid), Some(hi)) = (get("low"), get("mid"), get("high")) {
+            let end = t as f64 + 30.0 * 86_400_000.0;
+            let base = last / 1e9;
+            bands.push(Band {
+                name: format!("projection {horizon} (low–high)"),
+                points: vec![
+                    (t as f64, base, base),
+                    (end, base + lo / 1e9, base + hi / 1e9),
+                ],
+            });
+            lines.push(
+                Line::new(
+                    format!("projection {horizon}"),
+                    vec![(t as f64, base), (end, base + mid / 1e9)],
                 )
-            };
-            if let (Some(lo), Some(mid), Some(hi)) = (get("low"), get("mid"), get("high")) {
-                let end = t as f64 + 30.0 * 86_400_000.0;
-                let base = last / 1e9;
-                bands.push(Band {
-                    name: format!("projection {horizon} (low–high)"),
-                    points: vec![
-                        (t as f64, base, base),
-                        (end, base + lo / 1e9, base + hi / 1e9),
-                    ],
-                });
-                lines.push(
-                    Line::new(
-                        format!("projection {horizon}"),
-                        vec![(t as f64, base), (end, base + mid / 1e9)],
-                    )
-                    .dashed(),
-                );
-            }
+                .dashed(),
+            );
         }
     }
     o.push_str(&line_chart(&LineChart {
