@@ -313,6 +313,28 @@ async fn first_start_admin_logs_in_with_the_password_file_until_users_exist() {
     assert!(login.contains("initial-admin-password"), "{login}");
     assert_eq!(c.login("admin", &password).await, 303);
     assert_eq!(c.get("/").await.0, 200);
+    // `vigil summary` on the same machine logs in with that file too (no token needed).
+    let cfg_path = s.path().join("vigil.toml");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["summary", "--json", "--config"])
+            .arg(cfg_path)
+            .env_remove("VIGIL_API_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        j["validators"].is_array() && j["figures"].is_object(),
+        "{j}"
+    );
     // Once the config has users, the first-start login ends.
     let hash = vigil::web::auth::hash_password(ADMIN_PASSWORD).unwrap();
     let cfg = std::fs::read_to_string(s.path().join("vigil.toml")).unwrap();

@@ -99,6 +99,8 @@ fn ask_daemon(cfg: &LoadedConfig, path: &str) -> anyhow::Result<Got> {
         let mut req = http.get(&url).timeout(std::time::Duration::from_secs(30));
         if let Some(t) = &token {
             req = req.bearer_auth(t);
+        } else if let Some(cookie) = first_start_login(&base, cfg).await {
+            req = req.header("Cookie", cookie);
         }
         match req.send().await {
             Ok(res) if res.status().is_success() => Ok(Got::Daemon(res.text().await?)),
@@ -115,6 +117,39 @@ fn ask_daemon(cfg: &LoadedConfig, path: &str) -> anyhow::Result<Got> {
             Err(e) => anyhow::bail!("cannot ask the daemon at {base}: {e}"),
         }
     })
+}
+
+/// Without a token, on a first start (no `[[web.users]]`): log in as the first-start
+/// admin with the password file beside the store (readable only by its owner).
+async fn first_start_login(base: &str, cfg: &LoadedConfig) -> Option<String> {
+    if !cfg.config.web.users.is_empty() {
+        return None;
+    }
+    let password = std::fs::read_to_string(crate::web::initial_password_file(cfg)).ok()?;
+    let body = format!(
+        "user=admin&password={}",
+        crate::web::urlencode(password.trim())
+    );
+    // The cookie comes with the login's redirect: do not follow it.
+    crate::collect::http::install_tls_provider();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok()?;
+    let res = no_redirect
+        .post(format!("{base}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(crate::web::auth::COOKIE))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
 }
 
 /// Open the store and the snapshot when no daemon runs.
