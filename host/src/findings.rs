@@ -687,6 +687,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn snapshot_survives_a_restart_and_a_corrupt_file_starts_empty() {
+        let dir = std::env::temp_dir().join(format!("vigil-findings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = Findings::open(&dir);
+        let mut s = Snapshot {
+            format: FORMAT,
+            epoch: Some(12),
+            ..Snapshot::default()
+        };
+        s.validators.insert(
+            6,
+            ValidatorView {
+                index: 6,
+                status: "active_ongoing".into(),
+                ..ValidatorView::default()
+            },
+        );
+        f.replace(s.clone());
+        f.persist(true);
+        assert_eq!(Findings::open(&dir).snapshot(), s);
+        std::fs::write(dir.join(SNAPSHOT_FILE), b"{not json").unwrap();
+        let empty = Findings::open(&dir);
+        assert!(empty.snapshot().validators.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn income_is_balance_change_net_of_flows_over_a_day() {
         let mut v = ValidatorView::default();
         v.income_samples.push_back((0, 32_000_000_000));

@@ -353,3 +353,56 @@ async fn first_start_admin_logs_in_with_the_password_file_until_users_exist() {
     assert_eq!(again.login("ann", ADMIN_PASSWORD).await, 303);
     assert!(again.cookie.is_some());
 }
+
+/// A dashboard port already in use is reported, and monitoring goes on without it.
+#[test]
+fn a_taken_dashboard_port_does_not_stop_monitoring() {
+    use std::io::{BufRead, BufReader};
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(
+        dir.path().join("vigil.toml"),
+        format!(
+            "execution = []\n[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n[[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n[web]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("vigil.toml"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(log.contains("dashboard not started, monitoring goes on without it")
+        && log.contains("watching"))
+        && std::time::Instant::now() < deadline
+    {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            log.push_str(&l);
+            log.push('\n');
+        }
+    }
+    let running = matches!(child.try_wait(), Ok(None));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(running, "the daemon stopped:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "cannot listen on 127.0.0.1:{port} for the dashboard"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("watching"), "{log}");
+    drop(holder);
+}

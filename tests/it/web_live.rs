@@ -341,6 +341,37 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
         .await;
     b.quit().await;
 
+    // Analytics: the distribution and the comparison by client against the network.
+    let (code, analytics) = api.get("/analytics").await;
+    assert_eq!(code, 200);
+    assert!(
+        analytics.contains("Distribution of composite scores (1d)"),
+        "{analytics}"
+    );
+    assert!(
+        analytics.contains("composite score (1d) by client")
+            && analytics.contains("network average")
+    );
+    // Acknowledge the duty alert through the API; the alert list says who.
+    let alerts: Value = serde_json::from_str(&api.get("/api/v1/alerts").await.1).unwrap();
+    let fp = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "attestations_missed" && a["state"] == "firing")
+        .unwrap_or_else(|| panic!("no firing attestations_missed: {alerts}"))["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = api
+        .req("post", &format!("/api/v1/alerts/{fp}/ack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let alerts = api.get("/api/v1/alerts").await.1;
+    assert!(alerts.contains("\"acked_by\":\"token:ops\""), "{alerts}");
+
     // The CLI reads through the daemon's API while it runs.
     let (code, out, err) = cli(&cfg_file, &["summary"]);
     assert_eq!(code, 0, "{err}");

@@ -201,4 +201,27 @@ mod tests {
         let c = compress(&body).unwrap();
         assert_eq!(snap::raw::Decoder::new().decompress_vec(&c).unwrap(), body);
     }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_an_error_naming_it() {
+        let http = crate::collect::http::http_client().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = push(
+            &http,
+            &format!("http://127.0.0.1:{port}/api/v1/write"),
+            None,
+            vec![1, 2, 3],
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot reach the remote-write endpoint"),
+            "{e}"
+        );
+    }
 }
