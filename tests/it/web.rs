@@ -406,3 +406,88 @@ fn a_taken_dashboard_port_does_not_stop_monitoring() {
     assert!(log.contains("watching"), "{log}");
     drop(holder);
 }
+
+/// `[web.tls]`: HTTPS with the configured PEM files, and the session cookie `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_https_and_marks_the_cookie_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (tests/run.sh installs it)");
+    assert!(ok.success());
+    let port = crate::support::web::free_port();
+    let hash = vigil::web::auth::hash_password(ADMIN_PASSWORD).unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::write(
+        dir.path().join("vigil.toml"),
+        format!(
+            "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n\
+             [web]\nlisten = \"127.0.0.1:{port}\"\n[web.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\
+             [[web.users]]\nname = \"ann\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
+        ),
+    )
+    .unwrap();
+    let cfg = vigil::config::load(&dir.path().join("vigil.toml")).unwrap();
+    let daemon = vigil::daemon::Daemon::start(cfg).unwrap();
+    let _server = vigil::web::serve(daemon).await.unwrap();
+    vigil::collect::http::install_tls_provider();
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("cert.pem")).unwrap())
+        .unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    assert_eq!(
+        https
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let r = https
+        .post(format!("{base}/login"))
+        .form_fields(&[("user", "ann"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // Plain HTTP on the TLS port gets no page.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+}
