@@ -462,4 +462,18 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     );
     let log = vigil.stop();
     assert!(!log.contains(SECRET), "secret in the log:\n{log}");
+    // No daemon: the CLI opens the store and the snapshot itself.
+    let (code, out, err) = cli(
+        &cfg_file,
+        &["report", "--period", "daily", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["validators"].as_array().map(Vec::len),
+        Some(8),
+        "{report}"
+    );
+    assert!(report["validators"][6]["attestations_missed"].as_u64() > Some(0));
+    assert!(!out.contains(SECRET));
 }
