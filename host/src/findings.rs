@@ -25,8 +25,10 @@ pub const SNAPSHOT_FILE: &str = "dashboard-snapshot.json";
 const FORMAT: u32 = 1;
 /// Income samples kept per validator: one an hour, a day and a bit.
 const INCOME_SAMPLES: usize = 26;
-/// How often the snapshot is written at most (epochs are written at once).
-const PERSIST_EVERY: Duration = Duration::from_secs(10);
+/// How often the snapshot is written at most for node and slot ticks (epochs, which
+/// carry the validators' rows, are written at once): a 10k-validator snapshot is a few
+/// MB, not something to write every slot.
+const PERSIST_EVERY: Duration = Duration::from_secs(60);
 
 /// The chain being watched.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

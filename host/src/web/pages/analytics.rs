@@ -116,8 +116,18 @@ pub fn render(s: &Snapshot, h: &History, q: &AnalyticsQuery) -> String {
         20,
     ));
 
-    // Comparison by group against the network average.
-    for group in ["client", "node", "operator"] {
+    // Comparison by group against the network average: the plugins' group scores, or
+    // (when no plugin gives them) the mean of the validator scores per label value.
+    let mut groups: Vec<&str> = vec!["client", "node", "operator"];
+    for v in s.validators.values() {
+        for k in v.labels.keys() {
+            if !groups.contains(&k.as_str()) {
+                groups.push(k.as_str());
+            }
+        }
+    }
+    let own = s.scores(component, window);
+    for group in groups {
         let mut bars: Vec<Bar> = s
             .subject_scores()
             .into_iter()
@@ -131,6 +141,28 @@ pub fn render(s: &Snapshot, h: &History, q: &AnalyticsQuery) -> String {
                 })
             })
             .collect();
+        let mut title = format!("{component} score ({window}) by {group}");
+        if bars.is_empty()
+            && let Some(own) = own
+        {
+            let mut sums: std::collections::BTreeMap<&str, (f64, usize)> = Default::default();
+            for (v, x) in own {
+                if let Some(l) = s.validators.get(v).and_then(|v| v.labels.get(group)) {
+                    let e = sums.entry(l.as_str()).or_default();
+                    e.0 += x;
+                    e.1 += 1;
+                }
+            }
+            bars = sums
+                .into_iter()
+                .map(|(l, (sum, n))| Bar {
+                    label: format!("{l} ({n})"),
+                    value: sum / n as f64,
+                    reference: false,
+                })
+                .collect();
+            title = format!("{component} score ({window}) by {group}: mean of our validators");
+        }
         if bars.is_empty() {
             continue;
         }
@@ -148,17 +180,13 @@ pub fn render(s: &Snapshot, h: &History, q: &AnalyticsQuery) -> String {
                 reference: true,
             });
         }
-        o.push_str(&bar_chart(
-            &format!("{component} score ({window}) by {group}"),
-            "",
-            &bars,
-            Some(100.0),
-        ));
+        o.push_str(&bar_chart(&title, "", &bars, Some(100.0)));
     }
-    if !s
-        .subject_scores()
-        .iter()
-        .any(|x| x.component == component && x.window == window)
+    if own.is_none()
+        && !s
+            .subject_scores()
+            .iter()
+            .any(|x| x.component == component && x.window == window)
     {
         o.push_str("<p class=\"idle\">No group comparison for this component and window yet (the subject-score plugin reports them once a day of data is in).</p>");
     }
@@ -283,4 +311,36 @@ pub async fn handler(
     .await
     .unwrap_or_default();
     super::respond(&headers, "Analytics", "/analytics", &who, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{PluginFindings, ValidatorView};
+
+    #[test]
+    fn groups_fall_back_to_our_validators_scores_by_label() {
+        let mut s = Snapshot::default();
+        let mut f = PluginFindings::default();
+        let mut m = std::collections::BTreeMap::new();
+        for (i, node, score) in [(1u64, "bn-a", 90.0), (2, "bn-a", 100.0), (3, "bn-b", 50.0)] {
+            s.validators.insert(
+                i,
+                ValidatorView {
+                    index: i,
+                    labels: [("node".to_string(), node.to_string())].into(),
+                    ..ValidatorView::default()
+                },
+            );
+            m.insert(i, score);
+        }
+        f.scores.insert("composite/1d".into(), m);
+        s.plugins.insert("p".into(), f);
+        let page = render(&s, &History::default(), &AnalyticsQuery::default());
+        assert!(page.contains("by node: mean of our validators"), "{page}");
+        assert!(page.contains("bn-a (2)") && page.contains("95 "), "{page}");
+        assert!(page.contains("bn-b (1)"));
+        // The histogram holds the three scores.
+        assert!(page.contains("most: 1"));
+    }
 }
