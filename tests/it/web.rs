@@ -491,3 +491,25 @@ async fn tls_serves_https_and_marks_the_cookie_secure() {
         .await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
+
+#[test]
+fn hash_password_prints_a_usable_argon2_hash() {
+    let run = |pw: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["web", "hash-password"])
+            .env("VIGIL_PASSWORD", pw)
+            .output()
+            .unwrap()
+    };
+    let out = run("correct horse battery");
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    vigil::web::auth::check_hash(&hash).unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[[web.users]]"));
+    // The password itself is printed nowhere.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("correct horse"));
+    let short = run("short");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 8 characters"));
+}
