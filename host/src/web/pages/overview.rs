@@ -202,3 +202,50 @@ pub async fn handler(
     };
     super::respond(&headers, "Overview", "/", &who, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::web::Role;
+    use crate::findings::ValidatorView;
+
+    fn who(role: Role) -> Principal {
+        Principal {
+            name: "t".into(),
+            role,
+            csrf: Some("c".into()),
+        }
+    }
+
+    #[test]
+    fn problems_come_first_and_pages_hold_a_thousand_rows() {
+        let mut s = Snapshot::default();
+        for i in 0..2500u64 {
+            s.validators.insert(
+                i,
+                ValidatorView {
+                    index: i,
+                    status: "active_ongoing".into(),
+                    attested: Some(i != 2100),
+                    balance_gwei: Some(32_000_000_000),
+                    ..ValidatorView::default()
+                },
+            );
+        }
+        let page = render(&s, &[], &who(Role::Viewer), 1);
+        assert_eq!(page.matches("data-validator=").count(), PAGE_ROWS);
+        let first = page.find("data-validator=").unwrap();
+        assert!(
+            page[first..].starts_with("data-validator=\"2100\""),
+            "the miss is listed first"
+        );
+        assert!(page.contains("<a href=\"/?page=3\">3</a>"));
+        let f = figures(&s);
+        assert_eq!(
+            (f.validators, f.active, f.attesting, f.problems),
+            (2500, 2500, 2499, 1)
+        );
+        let last = render(&s, &[], &who(Role::Viewer), 3);
+        assert_eq!(last.matches("data-validator=").count(), 500);
+    }
+}
