@@ -98,7 +98,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     let mut d = start(&cfg);
     // Both nodes are unreachable: two groups, two notifications, failing.
     assert!(
-        wait_until(Duration::from_secs(60), || {
+        wait_until(Duration::from_secs(90), || {
             recv.got().len() >= 3
                 && cli(&cfg, &["outbox", "list", "--json"]).0 == 0
                 && keys(&json(&cfg, &["outbox", "list", "--json"])).len() == 2
@@ -128,7 +128,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     recv.set(Mode::Ok);
     let d = start(&cfg);
     assert!(
-        wait_until(Duration::from_secs(60), || {
+        wait_until(Duration::from_secs(90), || {
             let got: BTreeSet<String> = recv
                 .accepted()
                 .iter()
@@ -180,7 +180,7 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     );
     let (code, _, err) = cli(&cfg, &["alerts", "unsilence", &id]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = cli(&cfg, &["alerts", "test", "hook"]);
+    let (code, out, err) = cli(&cfg, &["alerts", "test", "hook", "--wait", "90s"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("delivered to hook: 200"), "{out}");
     let (code, _, err) = cli(&cfg, &["alerts", "test", "nope"]);
@@ -244,7 +244,7 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
     )
     .unwrap();
     let _d = start(&cfg);
-    assert!(wait_until(Duration::from_secs(60), || a.got().len() >= 3));
+    assert!(wait_until(Duration::from_secs(90), || a.got().len() >= 3));
     let queued = keys(&json(&cfg, &["outbox", "list", "--json"]));
     assert_eq!(queued.len(), 2);
     // Move everything to b, a removed; group by node only now (new groups).
@@ -257,12 +257,12 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
     )
     .unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || b.accepted().len() == 2),
+        wait_until(Duration::from_secs(90), || b.accepted().len() == 2),
         "{:?}",
         b.got().len()
     );
     a.set(Mode::Ok);
-    assert!(wait_until(Duration::from_secs(30), || {
+    assert!(wait_until(Duration::from_secs(90), || {
         let got: BTreeSet<String> = a
             .accepted()
             .iter()
@@ -282,4 +282,99 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The whole path on the replayed Lodestar chain (validators 6 and 7 offline from
+/// epoch 10): collector → missed-streak → alert engine → webhook, one notification
+/// naming both validators; then the beacon node goes down: `node_unreachable` is
+/// notified and the duty alert of that node is inhibited while it stays down.
+#[test]
+fn replayed_chain_misses_reach_the_webhook_and_node_down_inhibits_them() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let replay = rt
+        .block_on(vigil_replay::Replay::start(
+            vigil_replay::ReplayOptions::new(vigil_replay::scenario_a())
+                .start_at_slot(88)
+                .speed(2),
+        ))
+        .unwrap();
+    let recv = HttpReceiver::start(Mode::Ok);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("plugins")).unwrap();
+    for plugin in ["node-sync", "missed-streak"] {
+        std::fs::copy(
+            plugins::path(plugin),
+            p.join(format!("plugins/{plugin}.wasm")),
+        )
+        .unwrap();
+    }
+    let cfg = p.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "execution = []\n[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
+             [validators]\nids = [0, 1, 2, 3, 4, 5, 6, 7]\n\
+             [[beacon]]\nname = \"replay\"\nurl = \"{}\"\n\
+             [alerting]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\ngroup_by = [\"name\", \"node\"]\n\
+             [[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+            replay.beacon_url(),
+            recv.url
+        ),
+    )
+    .unwrap();
+    let _d = start(&cfg);
+    let notified = |name: &str| {
+        recv.accepted()
+            .into_iter()
+            .map(|g| g.json())
+            .find(|b| b["status"] == "firing" && b["groupLabels"]["name"] == name)
+    };
+    assert!(
+        wait_until(Duration::from_secs(240), || notified("attestations_missed")
+            .is_some()),
+        "{:?}",
+        recv.accepted().iter().map(|g| g.json()).collect::<Vec<_>>()
+    );
+    let b = notified("attestations_missed").unwrap();
+    let a = &b["alerts"][0];
+    assert_eq!(a["labels"]["node"], "replay");
+    let vals: Vec<u64> = a["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(vals, [6, 7], "{a}");
+    assert_eq!(a["affectedCount"], 2);
+    // The beacon node goes down.
+    replay.faults().set_down(true);
+    assert!(wait_until(Duration::from_secs(90), || notified(
+        "node_unreachable"
+    )
+    .is_some()));
+    assert!(wait_until(Duration::from_secs(30), || {
+        json(&cfg, &["alerts", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| {
+                a["name"] == "attestations_missed"
+                    && a["state"] == "firing"
+                    && !a["inhibited_by"].as_array().unwrap().is_empty()
+            })
+    }));
+    let before = recv.accepted().len();
+    std::thread::sleep(Duration::from_secs(3));
+    let duty_after: Vec<serde_json::Value> = recv.accepted()[before..]
+        .iter()
+        .map(|g| g.json())
+        .filter(|b| b["groupLabels"]["name"] == "attestations_missed")
+        .collect();
+    assert!(duty_after.is_empty(), "{duty_after:?}");
+    rt.block_on(replay.stop());
 }

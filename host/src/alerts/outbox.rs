@@ -79,6 +79,8 @@ async fn timer_task(engine: Arc<Engine>) {
 /// Keeps one worker per receiver that is configured or has queued notifications.
 async fn supervisor(engine: Arc<Engine>, http: reqwest::Client) {
     let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+    // Receivers with queued notifications but no config, warned about once.
+    let mut orphans: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut wake = engine.delivery.subscribe();
     loop {
         let settings = engine.settings();
@@ -94,9 +96,12 @@ async fn supervisor(engine: Arc<Engine>, http: reqwest::Client) {
             }
             let known = settings.receivers.get(&name).cloned();
             if known.is_none() {
-                tracing::warn!(receiver = %name, "notifications are queued for a receiver that is not in the config: add it back to deliver them (they stay in the outbox)");
+                if orphans.insert(name.clone()) {
+                    tracing::warn!(receiver = %name, "notifications are queued for a receiver that is not in the config: add it back to deliver them (they stay in the outbox, see `vigil outbox list`)");
+                }
                 continue;
             }
+            orphans.remove(&name);
             let h = tokio::spawn(worker(engine.clone(), name.clone(), http.clone(), known));
             workers.insert(name, h);
         }

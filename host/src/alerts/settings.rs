@@ -145,6 +145,16 @@ impl Receiver {
     }
 }
 
+/// Whether secrets are read while building settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Read them; a missing variable or file is an error (the daemon, test sends).
+    Read,
+    /// Do not read them (config validation, CLI commands that send nothing): an
+    /// operator's shell need not hold the daemon's secrets.
+    Skip,
+}
+
 /// Everything the engine needs from the config.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -173,12 +183,17 @@ impl Settings {
     /// Defaults only, no receivers: for tests and tools.
     pub fn defaults(socket: &Path) -> Settings {
         let file = socket.with_extension("toml");
-        Settings::build(&Config::default(), "", &file, socket)
+        Settings::build(&Config::default(), "", &file, socket, Secrets::Skip)
             .unwrap_or_else(|e| panic!("default alerting settings must be valid: {e}"))
     }
 
-    /// From a loaded config.
+    /// From a loaded config, secrets read.
     pub fn from_loaded(c: &LoadedConfig) -> Result<Settings, ConfigError> {
+        Settings::from_loaded_with(c, Secrets::Read)
+    }
+
+    /// From a loaded config, secrets read or not.
+    pub fn from_loaded_with(c: &LoadedConfig, secrets: Secrets) -> Result<Settings, ConfigError> {
         let socket = match &c.config.alerting.socket {
             Some(p) if p.is_absolute() => p.clone(),
             Some(p) => c
@@ -188,7 +203,7 @@ impl Settings {
                 .unwrap_or_else(|| p.clone()),
             None => default_socket(&c.store_path),
         };
-        Settings::build(&c.config, &c.source, &c.file, &socket)
+        Settings::build(&c.config, &c.source, &c.file, &socket, secrets)
     }
 
     /// Check and resolve `config` (text `source`, read from `file`).
@@ -197,6 +212,7 @@ impl Settings {
         source: &str,
         file: &Path,
         socket: &Path,
+        secrets: Secrets,
     ) -> Result<Settings, ConfigError> {
         let err = |line: Option<usize>, key: String, message: String| ConfigError {
             file: file.to_path_buf(),
@@ -263,7 +279,7 @@ impl Settings {
         // Receivers.
         let mut receivers = BTreeMap::new();
         for (i, r) in config.receiver.iter().enumerate() {
-            let rec = receiver(r, i, a, source, file)?;
+            let rec = receiver(r, i, a, source, file, secrets)?;
             if receivers.insert(r.name.clone(), rec).is_some() {
                 return Err(err(
                     line_of_array(source, "receiver", i, "name"),
@@ -478,6 +494,7 @@ fn receiver(
     a: &crate::config::AlertingConfig,
     source: &str,
     file: &Path,
+    mode: Secrets,
 ) -> Result<Receiver, ConfigError> {
     let err = |k: &str, message: String| ConfigError {
         file: file.to_path_buf(),
@@ -504,6 +521,7 @@ fn receiver(
                 env_key,
                 format!("set {env_key} or {file_key}, not both"),
             )),
+            (Some(_), None) | (None, Some(_)) if mode == Secrets::Skip => Ok(Some(Secret::new(""))),
             (Some(v), None) => Secret::from_env(v).map(Some).map_err(|m| err(env_key, m)),
             (None, Some(p)) => Secret::from_file(&resolve(p))
                 .map(Some)
@@ -798,5 +816,24 @@ mod tests {
         assert_eq!(r.grouping.group_wait_ms, 0);
         assert_eq!(r.routes[0].receiver.as_deref(), Some("b"));
         assert_eq!(r.routes[0].grouping.group_wait_ms, 0);
+    }
+}
+
+#[cfg(test)]
+mod secret_mode_tests {
+    use crate::config::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn config_loads_without_the_daemons_secrets_and_the_daemon_needs_them() {
+        let src = "[[receiver]]\nname = \"pd\"\nkind = \"webhook\"\nformat = \"pagerduty\"\nurl = \"https://x\"\ntoken_env = \"VIGIL_TEST_NOT_SET_PD\"\n";
+        let c = load_str(Path::new("/etc/vigil/vigil.toml"), src).unwrap();
+        assert!(super::Settings::from_loaded_with(&c, super::Secrets::Skip).is_ok());
+        let e = super::Settings::from_loaded(&c).unwrap_err();
+        assert_eq!(e.line, Some(6));
+        assert!(
+            e.message.contains("VIGIL_TEST_NOT_SET_PD is not set"),
+            "{e}"
+        );
     }
 }

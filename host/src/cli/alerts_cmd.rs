@@ -126,9 +126,15 @@ fn load(c: &ConfigArg) -> anyhow::Result<LoadedConfig> {
     config::load(&c.config).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Settings for commands that send nothing (no secrets read).
+fn settings(cfg: &LoadedConfig) -> anyhow::Result<crate::alerts::Settings> {
+    crate::alerts::Settings::from_loaded_with(cfg, crate::alerts::settings::Secrets::Skip)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Ask the daemon, or run locally when none answers.
 fn ask(cfg: &LoadedConfig, req: Request) -> anyhow::Result<Value> {
-    let settings = crate::alerts::Settings::from_loaded(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = settings(cfg)?;
     match control::request(&settings.socket, &req)? {
         Some(v) => Ok(v),
         None => control::run_local(cfg, req),
@@ -282,6 +288,10 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
                 print_json(&v);
             } else {
                 let events: Vec<AlertEvent> = from(v)?;
+                if events.is_empty() {
+                    println!("{}", term::green("no history yet"));
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let rows: Vec<Vec<String>> = events
                     .iter()
                     .map(|e| {
@@ -335,6 +345,10 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
                     print_json(&v);
                 } else {
                     let s: Vec<Silence> = from(v)?;
+                    if s.is_empty() {
+                        println!("{}", term::green("no silences"));
+                        return Ok(ExitCode::SUCCESS);
+                    }
                     let rows: Vec<Vec<String>> = s
                         .iter()
                         .map(|s| {
@@ -429,8 +443,7 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
             let cfg = load(&config)?;
             let wait = config::parse_duration(&wait)
                 .ok_or_else(|| anyhow::anyhow!("--wait {wait:?} is not a duration"))?;
-            let settings =
-                crate::alerts::Settings::from_loaded(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let settings = settings(&cfg)?;
             let item = match control::request(
                 &settings.socket,
                 &Request::Test {

@@ -21,6 +21,13 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
         term::green("ok"),
         path.display()
     );
+    // Secrets live in the daemon's environment or files: say if this shell lacks one.
+    if let Err(e) = crate::alerts::Settings::from_loaded(&cfg) {
+        println!(
+            "{} {e} (fine if the daemon's environment has it)",
+            term::yellow("note")
+        );
+    }
     if !cfg.plugins_dir.is_dir() {
         println!(
             "{} plugin folder {} does not exist yet: plugin tables not checked (build plugins with `vigil plugins build`)",

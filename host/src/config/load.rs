@@ -225,8 +225,15 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         .into_iter()
         .collect();
     data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
-    // Alerting keys: matchers, durations, receivers and their secrets.
-    crate::alerts::Settings::build(&config, source, file, Path::new(""))?;
+    // Alerting keys: matchers, durations, receivers (secrets are read where they are
+    // used: the daemon, and test sends).
+    crate::alerts::Settings::build(
+        &config,
+        source,
+        file,
+        Path::new(""),
+        crate::alerts::settings::Secrets::Skip,
+    )?;
     Ok(LoadedConfig {
         web,
         collect_interval,
