@@ -19,7 +19,20 @@ pub(crate) struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session first (ChromeDriver then stops Chromium), even when a
+    /// failing test unwinds without `quit`; then stops the driver.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://").to_string();
+        if let Ok(mut tcp) = std::net::TcpStream::connect(&addr) {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                tcp,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            let _ = tcp.read_to_end(&mut Vec::new());
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -180,12 +193,14 @@ impl Browser {
         self.call("delete", "/cookie", None).await;
     }
 
+    /// End the session and the browser (also done on drop).
     pub(crate) async fn quit(self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
+        // Drop then finds no session and stops the driver.
     }
 }
 
