@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A real SMTP server for Vigil's email tests (aiosmtpd), on 127.0.0.1 only.
 
-STARTTLS with the given certificate (required before AUTH and MAIL), AUTH LOGIN/PLAIN
+STARTTLS with the given certificate (required before AUTH and MAIL; or implicit TLS
+with --implicit), AUTH LOGIN/PLAIN
 with one user, and recipients to refuse with 550. Every accepted message is saved raw
 (N.eml) and parsed (N.json: subject, message-id, from, to, text and html parts, the
 authenticated user, whether TLS was on). Prints "READY <port>" when it accepts
@@ -59,7 +60,8 @@ class Handler:
             "html": html.get_content() if html else None,
             "envelope_to": envelope.rcpt_tos,
             "auth_user": getattr(session, "vigil_user", None),
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
         }
         with open(base + ".json.tmp", "w") as f:
             json.dump(parsed, f)
@@ -77,6 +79,7 @@ def main():
     ap.add_argument("--password", default="")
     ap.add_argument("--refuse", action="append", default=[])
     ap.add_argument("--lifetime", type=float, default=600)
+    ap.add_argument("--implicit", action="store_true", help="implicit TLS (SMTPS) instead of STARTTLS")
     a = ap.parse_args()
 
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -93,15 +96,19 @@ def main():
         return AuthResult(success=ok, handled=False)
 
     port = free_port()
+    if a.implicit:
+        tls = {"ssl_context": ctx}
+    else:
+        tls = {"tls_context": ctx, "require_starttls": True}
     ctl = Controller(
         Handler(a.dir, a.refuse),
         hostname="127.0.0.1",
         port=port,
-        tls_context=ctx,
-        require_starttls=True,
         authenticator=auth,
-        auth_require_tls=True,
+        # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS session is TLS already.
+        auth_require_tls=not a.implicit,
         auth_required=bool(a.password),
+        **tls,
     )
     ctl.start()
     print("READY %d" % port, flush=True)

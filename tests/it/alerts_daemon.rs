@@ -214,6 +214,15 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
         kinds.contains(&"firing") && kinds.contains(&"notified") && kinds.contains(&"acked"),
         "{kinds:?}"
     );
+    // A test send without a daemon: this process delivers it.
+    let sent = json(&cfg, &["alerts", "test", "hook", "--json"]);
+    assert_eq!(sent["state"], "delivered", "{sent}");
+    let key = sent["notification"]["idempotency_key"].as_str().unwrap();
+    assert!(
+        recv.accepted()
+            .iter()
+            .any(|g| g.headers["idempotency-key"] == key)
+    );
 }
 
 /// `vigil run` reloads a config that moves every route to another receiver and removes

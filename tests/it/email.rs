@@ -43,6 +43,10 @@ impl Drop for Smtp {
 
 impl Smtp {
     fn start(certs: &Path, password: &str, refuse: &[&str]) -> Smtp {
+        Smtp::start_with(certs, password, refuse, false)
+    }
+
+    fn start_with(certs: &Path, password: &str, refuse: &[&str], implicit: bool) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(python());
         cmd.arg(root().join("tests/alerting/smtp_server.py"))
@@ -62,6 +66,9 @@ impl Smtp {
             ]);
         for r in refuse {
             cmd.args(["--refuse", r]);
+        }
+        if implicit {
+            cmd.arg("--implicit");
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -287,4 +294,31 @@ fn smtp_refusing_dead_letters_and_unreachable_retries() {
     let down = rig.engine.outbox_list().unwrap();
     assert!(down[0].attempts.iter().all(|a| !a.ok), "{down:?}");
     assert!(smtp.messages().is_empty());
+}
+
+#[test]
+fn email_over_implicit_tls() {
+    let certs = certs();
+    let smtp = Smtp::start_with(certs.path(), "pa55word", &[], true);
+    // SAFETY: a variable no other test reads or writes.
+    unsafe { std::env::set_var("VIGIL_TEST_SMTP_PASSWORD_3", "pa55word") };
+    let cfg = mail_receiver(
+        "smtps",
+        smtp.port,
+        certs.path(),
+        "ops@example.org",
+        "VIGIL_TEST_SMTP_PASSWORD_3",
+    )
+    .replace("tls = \"starttls\"", "tls = \"implicit\"");
+    let rig = Rig::new(&cfg);
+    rig.engine.test_receiver("smtps").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || smtp.messages().len() == 1),
+        "{:?}",
+        rig.engine.outbox_list().unwrap()
+    );
+    let m = &smtp.messages()[0];
+    assert_eq!(m["tls"], true, "{m}");
+    assert_eq!(m["auth_user"], "vigil");
+    assert!(m["subject"].as_str().unwrap().starts_with("[TEST]"), "{m}");
 }

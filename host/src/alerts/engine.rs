@@ -78,7 +78,7 @@ struct Tracked {
 /// What a group last told its receiver about one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Sent {
-    /// A signature of the affected validators (set and count).
+    /// A signature of the affected validators (set and count) and the severity.
     affected: u64,
 }
 
@@ -150,12 +150,23 @@ fn kind_str(k: InputKind) -> &'static str {
     }
 }
 
+/// A stable (persisted) signature of what a notification says about an alert beyond
+/// its identity: the affected validators, their count, the severity. FNV-1a.
 fn affected_sig(a: &Alert) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    a.validators.hash(&mut h);
-    a.affected_count.hash(&mut h);
-    h.finish()
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |x: u64| {
+        for b in x.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for v in &a.validators {
+        eat(*v);
+    }
+    eat(a.affected_count);
+    // An escalation (medium → critical) is news too.
+    eat(a.severity as u64);
+    h
 }
 
 impl Engine {
@@ -386,9 +397,10 @@ impl Engine {
         t.alert.summary.clone_from(&cond.summary);
         t.alert.value = cond.value;
         t.alert.threshold = cond.threshold;
-        t.alert.severity = severity;
         let mut events = Vec::new();
-        let mut dirty = false;
+        // A new severity is persisted at once: groups compare it (see `affected_sig`).
+        let mut dirty = t.alert.severity != severity;
+        t.alert.severity = severity;
         if t.alert.state == AlertState::Resolved {
             // A new episode.
             tracing::warn!(plugin, alert = %cond.name, severity = ?cond.severity, subject = %subject_text(&cond.subject), "{}", cond.summary);

@@ -575,3 +575,25 @@ fn alerts_of_a_removed_plugin_resolve() {
     // Only node-kind alerts: the epoch one waits for an epoch evaluation.
     assert_eq!(t.state("attestations_missed"), Some(AlertState::Firing));
 }
+
+#[test]
+fn an_escalation_is_a_change_of_the_group() {
+    let cfg = format!(
+        "[alerting]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\ngroup_interval = \"1m\"\n{HOOK}"
+    );
+    let t = T::new(&cfg);
+    let mut c = cond("cl_peers_low", "bn-1", &[]);
+    c.severity = Severity::Medium;
+    t.eval("p", InputKind::Node, std::slice::from_ref(&c));
+    assert_eq!(t.outbox().len(), 1);
+    c.severity = Severity::Critical;
+    t.eval("p", InputKind::Node, std::slice::from_ref(&c));
+    t.clock.advance(60_000);
+    t.engine.tick();
+    let out = t.outbox();
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        out[1].notification.alerts[0].severity,
+        super::Severity::Critical
+    );
+}

@@ -197,6 +197,11 @@ pub async fn send(r: &Receiver, n: &Notification) -> Result<String, DeliveryErro
             let m = scrub(&format!("SMTP {host}:{port}: {e}"), &secrets);
             if e.is_permanent() {
                 Err(DeliveryError::permanent(m))
+            } else if e.is_client() {
+                // E.g. no authentication mechanism both sides know: a retry cannot help.
+                Err(DeliveryError::permanent(format!(
+                    "{m} (check the receiver's tls and username against what the server offers)"
+                )))
             } else {
                 Err(DeliveryError::transient(m))
             }
