@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 echo "==> toolchain targets"
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
 
+echo "==> dashboard test parts: headless Chromium + ChromeDriver, Prometheus (Debian)"
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null || ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver prometheus >/dev/null
+fi
+
 echo "==> alerting test parts (Alertmanager, aiosmtpd, openssl)"
 if ! command -v prometheus-alertmanager >/dev/null || ! command -v openssl >/dev/null; then
   apt-get update >/dev/null

@@ -76,6 +76,7 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
         "plugins" => bench_plugins(&mut r, plugins)?,
         "collector" => bench_collector(&mut r)?,
         "analytics" => r.figures = crate::bench_analytics::run(json, plugins)?,
+        "web" => crate::bench_web::run(&mut |n, v, u| r.add(n, v, u))?,
         // The store figures include the collector's CPU while it watches a chain.
         "store" => {
             bench_store(&mut r)?;
@@ -84,7 +85,7 @@ pub fn run(suite: &str, json: bool, plugins: Option<&Path>) -> anyhow::Result<Ex
         "alerts" => crate::bench_alerts::run(&mut |n, v, u| r.add(n, v, u))?,
         other => {
             anyhow::bail!(
-                "unknown bench suite {other:?}: available: plugins, store, collector, alerts"
+                "unknown bench suite {other:?}: available: plugins, store, collector, alerts, web"
             )
         }
     }

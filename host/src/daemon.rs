@@ -40,6 +40,8 @@ pub struct Daemon {
     evaluator: Evaluator,
     store: Arc<Store>,
     writer: Writer,
+    /// The latest findings, for the dashboard, `/metrics` and reports.
+    findings: Arc<crate::findings::Findings>,
     /// The alert engine: lifecycle, grouping, routing, the durable outbox.
     alerts: Arc<crate::alerts::Engine>,
 }
@@ -91,12 +93,16 @@ impl Daemon {
             names.len(),
             if names.is_empty() { "none yet (vigil plugins build)".to_string() } else { names.join(", ") }
         );
+        let findings = Arc::new(crate::findings::Findings::open(
+            cfg.store_path.parent().unwrap_or(Path::new(".")),
+        ));
         let alerts = crate::alerts::Engine::new(
             crate::alerts::Settings::from_loaded(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
             store.clone(),
             Arc::new(crate::alerts::SystemClock),
         )?;
         Ok(Arc::new(Daemon {
+            findings,
             evaluator: Evaluator::new(registry.clone(), Some(store.clone())),
             alerts,
             config: ArcSwap::from_pointee(cfg),
@@ -119,6 +125,11 @@ impl Daemon {
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The latest findings (dashboard snapshot).
+    pub fn findings(&self) -> &Arc<crate::findings::Findings> {
+        &self.findings
     }
 
     /// The alert engine.
@@ -221,6 +232,7 @@ impl Daemon {
     /// conditions that appear or clear, and notifies).
     pub fn evaluate(&self, input: &Input, now_ms: i64) -> Evaluation {
         let ev = self.evaluator.evaluate(input, now_ms);
+        self.findings.observe(input, &ev);
         self.alerts.observe(&ev);
         ev
     }
@@ -387,6 +399,18 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 evaluator.evaluate(&input, t);
             }
         })?;
+        // A dashboard that cannot start (port taken, unreadable token) is reported
+        // loudly, but monitoring and alerting go on without it.
+        let _web = if daemon.config().config.web.enabled {
+            crate::web::serve(daemon.clone())
+                .await
+                .inspect_err(|e| {
+                    tracing::error!("dashboard not started, monitoring goes on without it: {e:#}")
+                })
+                .ok()
+        } else {
+            None
+        };
         let cfg = daemon.config();
         let http = http_client()?;
         // Alert delivery (outbox workers, group timers) and the CLI's control socket.
@@ -407,7 +431,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let mut chain = ChainCollector::new(&cfg.config.network.name, &nodes, &validators, http);
         tracing::info!(
             validators = validators.len(),
-            beacon = %nodes.iter().map(|n| format!("{} ({})", n.0, n.1)).collect::<Vec<_>>().join(", "),
+            beacon = %nodes.iter().map(|n| format!("{} ({})", n.0, crate::web::config_edit::redact_url(&n.1).unwrap_or_else(|| n.1.clone()))).collect::<Vec<_>>().join(", "),
             "watching; slot-paced once the chain is identified, else every {} s; Ctrl-C stops",
             cfg.collect_interval.as_secs_f64()
         );

@@ -24,3 +24,6 @@ mod lodestar_live;
 mod record;
 mod scrape;
 mod store;
+mod web;
+mod web_live;
+mod web_prometheus;

@@ -7,6 +7,7 @@
 mod alerts_cmd;
 mod config_cmd;
 mod plugins_cmd;
+mod web_cmd;
 
 pub use plugins_cmd::{input_time_ms, read_inputs};
 
@@ -66,9 +67,35 @@ pub enum Command {
     /// The notification outbox: list queued, dead or delivered; retry a dead letter.
     #[command(subcommand)]
     Outbox(alerts_cmd::OutboxCommand),
+    /// Dashboard helpers: `vigil web hash-password`.
+    #[command(subcommand)]
+    Web(WebCommand),
+    /// Validators, status, effectiveness, income and alerts as a colour table (from the
+    /// running daemon's API, or the store when no daemon runs).
+    Summary {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A daily, weekly or monthly report (html with charts, json, csv or md).
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// daily, weekly or monthly.
+        #[arg(long, default_value = "daily")]
+        period: String,
+        /// html, json, csv or md.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
     /// Measure performance; prints each figure, or JSON lines with --json.
     Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`, `analytics`.
+        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`, `analytics`, `web`.
         suite: String,
         /// One JSON object per figure: {"name","value","unit"}.
         #[arg(long)]
@@ -77,6 +104,13 @@ pub enum Command {
         #[arg(long)]
         plugins: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebCommand {
+    /// Print an argon2id hash of a password (read from $VIGIL_PASSWORD or stdin) for
+    /// `[[web.users]] password_hash`.
+    HashPassword,
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +180,14 @@ pub fn main() -> ExitCode {
         Command::Plugins(cmd) => plugins_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run_alerts(cmd),
         Command::Outbox(cmd) => alerts_cmd::run_outbox(cmd),
+        Command::Web(WebCommand::HashPassword) => web_cmd::hash_password(),
+        Command::Summary { config, json } => web_cmd::summary(&config.config, json),
+        Command::Report {
+            config,
+            period,
+            format,
+            out,
+        } => web_cmd::report(&config.config, &period, &format, out.as_deref()),
         Command::Bench {
             suite,
             json,

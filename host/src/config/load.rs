@@ -38,6 +38,8 @@ pub struct LoadedConfig {
     pub collect_interval: Duration,
     /// Directories whose disk space is watched, resolved; the store's folder first.
     pub data_dirs: Vec<PathBuf>,
+    /// `[web]`, resolved.
+    pub web: super::web::WebSettings,
 }
 
 impl LoadedConfig {
@@ -208,6 +210,7 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
             }
         }
     }
+    let web = super::web::validate(&config.web, file, source, &resolve)?;
     let store_path = resolve(&config.store.path);
     let cache_dir = match &config.plugins.cache_dir {
         Some(d) => resolve(d),
@@ -232,6 +235,7 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         crate::alerts::settings::Secrets::Skip,
     )?;
     Ok(LoadedConfig {
+        web,
         collect_interval,
         data_dirs,
         limits: Limits {

@@ -9,6 +9,7 @@
 pub mod alerting;
 mod load;
 mod schema;
+pub mod web;
 
 pub use alerting::{AlertingConfig, ForSpec, InhibitConfig, ReceiverConfig, RouteConfig};
 pub use load::{ConfigError, LoadedConfig, line_of, line_of_array, load, load_str, parse_duration};

@@ -35,6 +35,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Dashboard, JSON API, `/metrics` and remote write.
+    #[serde(default)]
+    pub web: super::web::WebConfig,
     /// Alert lifecycle, grouping and the root route.
     #[serde(default)]
     pub alerting: super::alerting::AlertingConfig,
@@ -61,6 +64,7 @@ impl Default for Config {
             validators: ValidatorsConfig::default(),
             collect: CollectConfig::default(),
             log: LogConfig::default(),
+            web: super::web::WebConfig::default(),
             alerting: Default::default(),
             receiver: Vec::new(),
             route: Vec::new(),

@@ -75,6 +75,18 @@ impl LoadedPlugin {
         lock(&self.health).clone()
     }
 
+    /// Lift a quarantine by hand (the dashboard's "reload"): the next input runs it
+    /// on a fresh instance. `true` when it was quarantined.
+    pub fn release(&self) -> bool {
+        let mut h = lock(&self.health);
+        let was = h.quarantined;
+        h.quarantined = false;
+        h.consecutive_failures = 0;
+        drop(h);
+        *lock(&self.instance) = None;
+        was
+    }
+
     /// Evaluate one input. A trapped instance is dropped, never re-entered; the next
     /// call instantiates afresh. Repeated failures quarantine the plugin.
     pub fn evaluate(

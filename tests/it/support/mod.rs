@@ -1,7 +1,9 @@
 //! Shared test helpers.
 
+pub(crate) mod browser;
 pub(crate) mod plugins;
 pub(crate) mod receiver;
+pub(crate) mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
