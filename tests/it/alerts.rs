@@ -103,7 +103,7 @@ fn webhook_gets_signed_alertmanager_json_and_the_resolution() {
     );
     let rig = Rig::new(&cfg, Arc::new(SystemClock));
     rig.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
@@ -130,7 +130,7 @@ fn webhook_gets_signed_alertmanager_json_and_the_resolution() {
     let settings_text = format!("{:?}", rig.engine.settings());
     assert!(!settings_text.contains("s3cret-key"));
     // Resolution.
-    rig.eval("node-sync", InputKind::Node, &[]);
+    rig.eval("node-health", InputKind::Node, &[]);
     assert!(wait_until(Duration::from_secs(20), || recv
         .accepted()
         .len()
@@ -172,14 +172,14 @@ fn webhook_down_ten_minutes_then_back_loses_nothing() {
         if step >= 5 {
             node.push(cond("el_peers_low", "el-1", &[]));
         }
-        rig.eval("node-sync", InputKind::Node, &node);
+        rig.eval("node-health", InputKind::Node, &node);
         let missed: Vec<u64> = (0..=(step / 6)).collect();
         let duty = if step % 20 < 15 {
             vec![cond("attestations_missed", "bn-2", &missed)]
         } else {
             Vec::new()
         };
-        rig.eval("missed-streak", InputKind::Epoch, &duty);
+        rig.eval("attestations", InputKind::Epoch, &duty);
         clock.advance(10_000);
         rig.engine.tick();
         std::thread::sleep(Duration::from_millis(15));
@@ -319,7 +319,7 @@ fn config_reload_changing_routes_mid_flight_drops_nothing() {
     );
     let rig = Rig::new(&before, Arc::new(SystemClock));
     rig.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
@@ -331,7 +331,7 @@ fn config_reload_changing_routes_mid_flight_drops_nothing() {
     );
     rig.engine.reconfigure(settings(rig.dir.path(), &after));
     rig.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[
             cond("node_unreachable", "bn-1", &[]),
@@ -398,7 +398,7 @@ fn exec_receiver_runs_for_alerts_and_action_ids() {
         kind: InputKind::Node,
         now_ms: rig.engine.now_ms(),
         results: vec![PluginResult {
-            plugin: "node-sync".into(),
+            plugin: "node-health".into(),
             version: "0.1.0".into(),
             outcome: Ok(Output {
                 alerts: vec![c],
@@ -453,7 +453,7 @@ fn node_down_inhibits_and_ten_thousand_failures_are_one_notification() {
     );
     let rig = Rig::new(&cfg, Arc::new(SystemClock));
     rig.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
@@ -474,7 +474,7 @@ fn node_down_inhibits_and_ten_thousand_failures_are_one_notification() {
         c.subject.push(("vc".into(), format!("vc-{vc}")));
         duty.push(c);
     }
-    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    rig.eval("attestations", InputKind::Epoch, &duty);
     assert!(wait_until(Duration::from_secs(20), || recv
         .accepted()
         .len()
@@ -503,16 +503,16 @@ fn node_down_inhibits_and_ten_thousand_failures_are_one_notification() {
     assert!(!inhibited.inhibited_by.is_empty());
     // Next epoch, node still down: still nothing for bn-1's validators.
     rig.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
-    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    rig.eval("attestations", InputKind::Epoch, &duty);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(recv.accepted().len(), 2);
     // The node comes back but its validators still miss: now they are notified.
-    rig.eval("node-sync", InputKind::Node, &[]);
-    rig.eval("missed-streak", InputKind::Epoch, &duty);
+    rig.eval("node-health", InputKind::Node, &[]);
+    rig.eval("attestations", InputKind::Epoch, &duty);
     assert!(wait_until(Duration::from_secs(20), || recv
         .accepted()
         .iter()

@@ -82,7 +82,11 @@ fn kill_9_with_queued_notifications_then_all_delivered_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    std::fs::copy(plugins::path("node-sync"), p.join("plugins/node-sync.wasm")).unwrap();
+    std::fs::copy(
+        plugins::path("node-health"),
+        p.join("plugins/node-health.wasm"),
+    )
+    .unwrap();
     let cfg = p.join("vigil.toml");
     std::fs::write(
         &cfg,
@@ -235,7 +239,11 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    std::fs::copy(plugins::path("node-sync"), p.join("plugins/node-sync.wasm")).unwrap();
+    std::fs::copy(
+        plugins::path("node-health"),
+        p.join("plugins/node-health.wasm"),
+    )
+    .unwrap();
     let cfg = p.join("vigil.toml");
     let base = "[store]\npath = \"data/vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[collect]\ninterval = \"1s\"\n\
                 [[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9\"\n[[execution]]\nname = \"el\"\nurl = \"http://127.0.0.1:9\"\n";
@@ -294,7 +302,7 @@ fn daemon_config_reload_moving_routes_mid_flight_drops_nothing() {
 }
 
 /// The whole path on the replayed Lodestar chain (validators 6 and 7 offline from
-/// epoch 10): collector → missed-streak → alert engine → webhook, one notification
+/// epoch 10): collector → attestations → alert engine → webhook, one notification
 /// naming both validators; then the beacon node goes down: `node_unreachable` is
 /// notified and the duty alert of that node is inhibited while it stays down.
 #[test]
@@ -315,7 +323,7 @@ fn replayed_chain_misses_reach_the_webhook_and_node_down_inhibits_them() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    for plugin in ["node-sync", "missed-streak"] {
+    for plugin in ["node-health", "attestations"] {
         std::fs::copy(
             plugins::path(plugin),
             p.join(format!("plugins/{plugin}.wasm")),

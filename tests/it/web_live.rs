@@ -140,7 +140,7 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("plugins")).unwrap();
-    for name in ["missed-streak", "node-sync", "findings"] {
+    for name in ["attestations", "node-health", "findings"] {
         std::fs::copy(plugins::path(name), p.join(format!("plugins/{name}.wasm"))).unwrap();
     }
     let replay = Replay::start(ReplayOptions::new(scenario_a()).start_at_slot(70).speed(2))

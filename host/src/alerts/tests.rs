@@ -85,17 +85,17 @@ impl T {
 fn pending_for_evaluations_then_firing_then_resolved() {
     let t = T::new("[alerting]\nfor = 3\n");
     let c = cond("cl_syncing", "bn-1", &[]);
-    t.eval("node-sync", InputKind::Node, std::slice::from_ref(&c));
+    t.eval("node-health", InputKind::Node, std::slice::from_ref(&c));
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Pending));
-    t.eval("node-sync", InputKind::Node, std::slice::from_ref(&c));
+    t.eval("node-health", InputKind::Node, std::slice::from_ref(&c));
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Pending));
-    t.eval("node-sync", InputKind::Node, std::slice::from_ref(&c));
+    t.eval("node-health", InputKind::Node, std::slice::from_ref(&c));
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
     // Another plugin's evaluation, or another kind, does not resolve it.
     t.eval("other", InputKind::Node, &[]);
-    t.eval("node-sync", InputKind::Epoch, &[]);
+    t.eval("node-health", InputKind::Epoch, &[]);
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Firing));
-    t.eval("node-sync", InputKind::Node, &[]);
+    t.eval("node-health", InputKind::Node, &[]);
     assert_eq!(t.state("cl_syncing"), Some(AlertState::Resolved));
     let kinds: Vec<EventKind> = t
         .engine
@@ -264,7 +264,7 @@ fn ten_thousand_validators_give_one_notification() {
             a
         })
         .collect();
-    t.eval("missed-streak", InputKind::Epoch, &conds);
+    t.eval("attestations", InputKind::Epoch, &conds);
     t.clock.advance(5_000);
     t.engine.tick();
     let out = t.outbox();
@@ -286,12 +286,12 @@ fn node_down_inhibits_its_duty_alerts_only() {
     );
     let t = T::new(&cfg);
     t.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
     t.eval(
-        "missed-streak",
+        "attestations",
         InputKind::Epoch,
         &[
             cond(
@@ -327,12 +327,12 @@ fn node_down_inhibits_its_duty_alerts_only() {
     // Still inhibited at the next epoch while the node stays down.
     t.clock.advance(384_000);
     t.eval(
-        "node-sync",
+        "node-health",
         InputKind::Node,
         &[cond("node_unreachable", "bn-1", &[])],
     );
     t.eval(
-        "missed-streak",
+        "attestations",
         InputKind::Epoch,
         &[
             cond("attestations_missed", "bn-1", &[1]),
@@ -487,7 +487,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
         kind: InputKind::Node,
         now_ms: crate::alerts::Clock::now_ms(&*t.clock),
         results: vec![PluginResult {
-            plugin: "node-sync".into(),
+            plugin: "node-health".into(),
             version: "0.1.0".into(),
             outcome,
             duration: std::time::Duration::ZERO,
@@ -504,7 +504,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
         name: "plugin_failed".into(),
         severity: Severity::Medium,
         subject: vec![
-            ("plugin".into(), "node-sync".into()),
+            ("plugin".into(), "node-health".into()),
             ("cause".into(), "deadline".into()),
         ],
         summary: "plugin node-sync: exceeded its CPU deadline".into(),
@@ -514,7 +514,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
         affected_count: 0,
     };
     let err = PluginError::Deadline {
-        plugin: "node-sync".into(),
+        plugin: "node-health".into(),
         limit_ms: 1000,
     };
     t.engine.observe(&ev(Err(err), vec![failed]));
@@ -527,7 +527,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
         .into_iter()
         .find(|a| a.name == "plugin_failed")
         .unwrap();
-    assert_eq!(pf.label("plugin"), Some("node-sync"));
+    assert_eq!(pf.label("plugin"), Some("node-health"));
     assert_eq!(pf.plugin, "vigil");
     // It runs clean again: both resolve (the node is synced now).
     t.engine.observe(&ev(Ok(out(Vec::new())), Vec::new()));
