@@ -378,6 +378,22 @@ async fn to_input(o: Observation, side: &mut NodeSide) -> Input {
     }
 }
 
+/// Resolves with the signal's name on the first SIGINT or SIGTERM. Registered at once.
+fn stop_signal() -> anyhow::Result<tokio::sync::oneshot::Receiver<&'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        let _ = tx.send(name);
+    });
+    Ok(rx)
+}
+
 /// `vigil run`.
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let cfg = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -390,6 +406,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        // SIGINT (Ctrl-C) and SIGTERM (systemd, docker) stop cleanly: the handlers are
+        // installed before anything else starts, so a signal during start-up or in the
+        // middle of a tick is not lost (or fatal): the loop stops at its next turn.
+        let mut stop = stop_signal()?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(64);
         // Plugin calls are blocking: one evaluation thread, inputs in order.
         let evaluator = daemon.clone();
@@ -484,8 +504,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
-                _ = tokio::signal::ctrl_c() => {
-                    tracing::info!("stopping");
+                signal = &mut stop => {
+                    tracing::info!("{} received: stopping", signal.unwrap_or("signal"));
                     break;
                 }
             }
