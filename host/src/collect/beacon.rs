@@ -567,7 +567,7 @@ impl BeaconApi {
 
     /// Active validator count and total active balance from the unfiltered validator
     /// list of state `head`. One request per epoch; its size grows with the network, so
-    /// the collector stops asking once a network is large (see `chain.rs`).
+    /// on a large network the collector asks once a day (see `chain.rs`).
     pub async fn network_summary(&self) -> Result<NetworkSummary, BeaconError> {
         let p = "/eth/v1/beacon/states/head/validators";
         let v = self.get(p).await?;

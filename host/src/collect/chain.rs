@@ -157,8 +157,9 @@ pub struct ChainCollector {
     next_sync: (u64, Vec<u64>),
     /// Public keys of watched validators (lower-case hex): deposits name keys.
     pubkeys: HashMap<String, u64>,
-    /// Set once the network is too large to read its validator list every epoch.
-    network_summary_off: bool,
+    /// The last network summary read and the epoch it was read at: on a large network it
+    /// stands for the next epochs (see [`NETWORK_SUMMARY_MAX_VALIDATORS`]).
+    network_summary: Option<(u64, NetworkSummary)>,
 }
 
 impl ChainCollector {
@@ -204,7 +205,7 @@ impl ChainCollector {
             finalized_epoch: None,
             next_sync: (u64::MAX, Vec::new()),
             pubkeys: HashMap::new(),
-            network_summary_off: false,
+            network_summary: None,
         }
     }
 
@@ -576,23 +577,37 @@ impl ChainCollector {
                     .collect();
             }
         }
-        if in_epoch == 0
-            && epoch > 0
-            && !self.network_summary_off
-            && let Some((summary, _)) = self
-                .on_primary("network validators", async |api| {
-                    api.network_summary().await
-                })
-                .await
-        {
-            if summary.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS {
-                tracing::info!(
-                    validators = summary.total_validators,
-                    "network too large to read its validator list every epoch: network APR and participation stay unknown"
-                );
-                self.network_summary_off = true;
+        if in_epoch == 0 && epoch > 0 {
+            let cached = self.network_summary.filter(|(read_at, n)| {
+                n.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS
+                    && epoch.saturating_sub(*read_at) < LARGE_NETWORK_SUMMARY_EPOCHS
+            });
+            let summary = match cached {
+                Some((_, n)) => Some(n),
+                None => {
+                    let read = self
+                        .on_primary("network validators", async |api| {
+                            api.network_summary().await
+                        })
+                        .await
+                        .map(|(n, _)| n);
+                    if let Some(n) = read {
+                        if n.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS
+                            && self.network_summary.is_none()
+                        {
+                            tracing::info!(
+                                validators = n.total_validators,
+                                "large network: its validator list (total active balance for network APR) is read once every {LARGE_NETWORK_SUMMARY_EPOCHS} epochs"
+                            );
+                        }
+                        self.network_summary = Some((epoch, n));
+                    }
+                    read
+                }
+            };
+            if let Some(n) = summary {
+                self.acc(epoch - 1).network = Some(n);
             }
-            self.acc(epoch - 1).network = Some(summary);
         }
         // The slot's block.
         let header = self
@@ -994,9 +1009,12 @@ impl ChainCollector {
     }
 }
 
-/// Stop reading the whole validator list every epoch above this many validators (about
-/// 25 MB of JSON); network figures then stay unknown.
+/// Above this many validators (about 25 MB of JSON) the whole validator list is not read
+/// every epoch but every [`LARGE_NETWORK_SUMMARY_EPOCHS`]: the total active balance
+/// moves by well under 0.1 % a day, far less than the APR's other uncertainties.
 const NETWORK_SUMMARY_MAX_VALIDATORS: u64 = 100_000;
+/// How long a large network's summary stands: 225 epochs, one mainnet day.
+const LARGE_NETWORK_SUMMARY_EPOCHS: u64 = 225;
 /// `EFFECTIVE_BALANCE_INCREMENT` (gwei) and `BASE_REWARD_FACTOR`: equal in every preset.
 const EFFECTIVE_BALANCE_INCREMENT: i64 = 1_000_000_000;
 const BASE_REWARD_FACTOR: i64 = 64;
