@@ -112,6 +112,31 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         .find(|p| p.name == "validators_missing_streak")
         .expect("streak series");
     assert_eq!(streak.value, 2.0);
+    // Per-validator effectiveness crosses as columns, field by field.
+    let names: Vec<&str> = out
+        .validator_series
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "attestation_effectiveness_percent",
+            "inclusion_effectiveness_percent"
+        ]
+    );
+    let expected: Vec<f64> = (0..8).map(|i| if i >= 6 { 0.0 } else { 100.0 }).collect();
+    for s in &out.validator_series {
+        assert!(s.labels.is_empty(), "{}: {:?}", s.name, s.labels);
+        assert_eq!(s.validators, (0..8).collect::<Vec<u64>>(), "{}", s.name);
+        assert_eq!(s.values, expected, "{}", s.name);
+        assert_eq!(s.timestamp_ms, None, "{}", s.name);
+    }
+    assert!(
+        out.series.iter().all(|p| p.labels.is_empty()),
+        "no per-validator series point left: {:?}",
+        out.series
+    );
 
     let second = eval.evaluate(&epoch(14), 2_000);
     assert_eq!(second.generation, first.generation);
@@ -153,6 +178,18 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         env.store.series_range(&key, 0, 10_000, 10).unwrap(),
         vec![(1_000, 2.0), (2_000, 2.0)]
     );
+    // The host stored point i as `name{validator="<validators[i]>"}`.
+    for (v, value) in [("0", 100.0), ("6", 0.0)] {
+        let key = vigil::store::SeriesKey::new(
+            "inclusion_effectiveness_percent",
+            &[("validator".to_string(), v.to_string())],
+        );
+        assert_eq!(
+            env.store.series_range(&key, 0, 10_000, 10).unwrap(),
+            vec![(1_000, value), (2_000, value)],
+            "validator {v}"
+        );
+    }
 }
 
 #[test]
