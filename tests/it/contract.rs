@@ -297,3 +297,42 @@ fn plugin_config_reaches_the_plugin() {
     assert_eq!(out.alerts[0].threshold, Some(60.0));
     let _ = plugins::path("node-health");
 }
+
+/// `vigil plugins test` shows a compiled plugin's per-validator series, in text and JSON.
+#[test]
+fn plugins_test_shows_validator_series() {
+    let dir = std::env::temp_dir().join(format!("vigil-contract-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = dir.join("epoch.json");
+    std::fs::write(&fixture, serde_json::to_vec(&epoch(13)).unwrap()).unwrap();
+    let wasm = plugins::path("attestations");
+    let run = |json: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.env("NO_COLOR", "1").env_remove("VIGIL_CONFIG").args([
+            "plugins",
+            "test",
+            wasm.to_str().unwrap(),
+            "--input",
+            fixture.to_str().unwrap(),
+        ]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("run vigil");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    assert!(
+        text.contains(
+            "series inclusion_effectiveness_percent{validator=…}: 8 validators, mean 75.00, min 0.00, max 100.00"
+        ),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(run(true).lines().next().unwrap()).unwrap();
+    let s = &v["output"]["validator_series"][1];
+    assert_eq!(s["name"], "inclusion_effectiveness_percent");
+    assert_eq!(s["validators"].as_array().unwrap().len(), 8);
+    assert_eq!(s["values"][6], 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
