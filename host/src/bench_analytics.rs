@@ -330,7 +330,7 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         expand_t.push(s.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(out);
     }
-    // Scores only: the two plugins that write a series point per validator, without.
+    // Scores only: the two plugins with a `validator_series` switch, switched off.
     let mut scores_only = total;
     let mut rows_lean = Vec::new();
     for name in ["attestations", "efficiency"] {

@@ -165,10 +165,10 @@ impl Scorer {
                 }
                 out.validator_series(series);
             }
-            if window == "1d" {
-                if let Some(avg) = network_1d {
-                    self.compare(cfg, &ids, &sums, avg, out);
-                }
+            if window == "1d"
+                && let Some(avg) = network_1d
+            {
+                self.compare(cfg, &ids, &sums, avg, out);
             }
         }
     }
