@@ -9,7 +9,9 @@
 //! through the SDK's test harness, the plugin's code behind the same entry point), and
 //! their ratio; then the totals, `total_ms_10k_validators` first, and
 //! `total_ms_10k_validators_scores_only` with attestations' and efficiency's
-//! per-validator series switched off. The previous epoch is given once before timing
+//! per-validator series switched off, and the host's expansion of the epoch's columnar
+//! per-validator series into stored series keys (`host_validator_series_expand_ms`,
+//! outside the sandbox, not in the totals). The previous epoch is given once before timing
 //! (income needs its balances). Plugin state starts
 //! empty on both sides for every run (the sandboxed runs have no store); in-memory
 //! caches (efficiency's windows, balance-earnings' ledger) stay warm on both.
@@ -250,6 +252,9 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
     let primer = prime();
     let native_primer: vigil_plugin_sdk::Input =
         serde_json::from_value(serde_json::to_value(&primer)?)?;
+    // The per-validator series of the epoch input, as the sandbox returned them: the
+    // host's expansion into stored series keys is timed after the plugins.
+    let epoch_series = std::cell::RefCell::new(Vec::new());
     let measure = |name: &str, config: &str| -> anyhow::Result<(f64, f64)> {
         let file = dir.join(format!("{name}.wasm"));
         anyhow::ensure!(
@@ -280,8 +285,12 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
                 .map_err(|e| anyhow::anyhow!("{name} native: {e}"))?;
         }
         for &i in &wants {
-            inst.evaluate(&rt, &inputs[i], 0)
+            let ev = inst
+                .evaluate(&rt, &inputs[i], 0)
                 .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            if matches!(inputs[i], Input::Epoch(_)) {
+                epoch_series.borrow_mut().extend(ev.output.validator_series);
+            }
         }
         nat.run(&mine)
             .map_err(|e| anyhow::anyhow!("{name} native: {e}"))?;
@@ -307,7 +316,21 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         total_native += n;
         rows.push((name, w, n));
     }
-    // Scores only: the two plugins that write a series point per validator, without.
+    // The host's side of the per-validator series: one point per validator and series,
+    // keyed `name{validator=…}` for the store (not part of the sandboxed totals).
+    let series = epoch_series.take();
+    let points: usize = series.iter().map(|s| s.validators.len()).sum();
+    let mut expand_t = Vec::new();
+    for _ in 0..RUNS {
+        let s = Instant::now();
+        let mut out = Vec::with_capacity(points);
+        for vs in &series {
+            crate::evaluate::expand_validator_series(vs, 0, &mut out);
+        }
+        expand_t.push(s.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(out);
+    }
+    // Scores only: the two plugins with a `validator_series` switch, switched off.
     let mut scores_only = total;
     let mut rows_lean = Vec::new();
     for name in ["attestations", "efficiency"] {
@@ -326,6 +349,16 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
     add(
         "total_ms_10k_validators_scores_only".into(),
         scores_only,
+        "ms",
+    );
+    add(
+        "validator_series_points_per_epoch".into(),
+        points as f64,
+        "points",
+    );
+    add(
+        "host_validator_series_expand_ms".into(),
+        median(expand_t),
         "ms",
     );
     for (name, w) in rows_lean {

@@ -16,7 +16,7 @@
 use crate::evaluate::{Evaluation, PluginResult};
 use crate::plugins::types::{
     CheckStatus, Input, NodeInput, Output, Recommendation, SeriesPoint, Severity, SubjectScore,
-    SystemInfo, ValidatorScores,
+    SystemInfo, ValidatorScores, ValidatorSeries,
 };
 use anyhow::Context;
 use futures_util::StreamExt;
@@ -45,6 +45,7 @@ fn findings_for(input: &Input) -> Output {
             recommendations: vec![],
             series: vec![],
             checks: vec![],
+            validator_series: vec![],
         };
     };
     let c = &e.validators;
@@ -54,17 +55,14 @@ fn findings_for(input: &Input) -> Output {
         .enumerate()
         .map(|(i, a)| if *a == 1 { 95.0 + (i % 5) as f64 } else { 20.0 })
         .collect();
-    let mut series: Vec<SeriesPoint> = c
-        .index
-        .iter()
-        .zip(&score)
-        .map(|(v, s)| SeriesPoint {
-            name: "attestation_effectiveness_percent".into(),
-            labels: vec![("validator".into(), v.to_string())],
-            value: *s,
-            timestamp_ms: None,
-        })
-        .collect();
+    let validator_series = vec![ValidatorSeries {
+        name: "attestation_effectiveness_percent".into(),
+        labels: vec![],
+        validators: c.index.clone(),
+        values: score.clone(),
+        timestamp_ms: None,
+    }];
+    let mut series: Vec<SeriesPoint> = Vec::new();
     for w in ["1d", "7d", "30d", "90d", "all"] {
         series.push(SeriesPoint {
             name: "earnings_gwei".into(),
@@ -118,6 +116,7 @@ fn findings_for(input: &Input) -> Output {
             status: CheckStatus::Ok,
             text: "ok".into(),
         }],
+        validator_series,
     }
 }
 

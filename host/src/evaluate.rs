@@ -7,7 +7,7 @@
 //!
 //! Blocking and CPU-bound: call from a dedicated thread or `spawn_blocking`.
 
-use crate::plugins::types::{AlertCondition, Input, InputKind, Output, Severity};
+use crate::plugins::types::{AlertCondition, Input, InputKind, Output, Severity, ValidatorSeries};
 use crate::plugins::{PluginError, Registry};
 use crate::store::{SeriesKey, SeriesPoint, StateChange, Store};
 use std::sync::Arc;
@@ -98,6 +98,9 @@ impl Evaluator {
                         timestamp_ms: p.timestamp_ms.unwrap_or(now_ms),
                         value: p.value,
                     }));
+                    for vs in &ev.output.validator_series {
+                        expand_validator_series(vs, now_ms, &mut points);
+                    }
                     Ok(ev.output)
                 }
                 Err(e) => {
@@ -130,6 +133,24 @@ impl Evaluator {
     }
 }
 
+/// Point i of a columnar per-validator series becomes the series
+/// `name{validator="<validators[i]>", labels…}`, committed like any series point.
+pub fn expand_validator_series(vs: &ValidatorSeries, now_ms: i64, points: &mut Vec<SeriesPoint>) {
+    let timestamp_ms = vs.timestamp_ms.unwrap_or(now_ms);
+    let mut labels = Vec::with_capacity(vs.labels.len() + 1);
+    labels.push(("validator".to_string(), String::new()));
+    labels.extend(vs.labels.iter().cloned());
+    points.reserve(vs.validators.len());
+    for (v, &value) in vs.validators.iter().zip(&vs.values) {
+        labels[0].1 = v.to_string();
+        points.push(SeriesPoint {
+            key: SeriesKey::new(&vs.name, &labels),
+            timestamp_ms,
+            value,
+        });
+    }
+}
+
 /// The host's own condition for a failing plugin: it holds while the plugin fails
 /// (quarantine included) and resolves when it runs clean again.
 fn plugin_failed(plugin: &str, e: &PluginError) -> AlertCondition {
@@ -150,5 +171,57 @@ fn plugin_failed(plugin: &str, e: &PluginError) -> AlertCondition {
         threshold: None,
         validators: Vec::new(),
         affected_count: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validator_series_expands_to_one_point_per_validator_with_shared_labels() {
+        let vs = ValidatorSeries {
+            name: "composite_score_percent".into(),
+            labels: vec![("window".into(), "1d".into())],
+            validators: vec![7, 12],
+            values: vec![98.5, 40.0],
+            timestamp_ms: None,
+        };
+        let mut points = Vec::new();
+        expand_validator_series(&vs, 5_000, &mut points);
+        let got: Vec<(String, i64, f64)> = points
+            .iter()
+            .map(|p| (p.key.canonical(), p.timestamp_ms, p.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    r#"composite_score_percent{validator="7",window="1d"}"#.to_string(),
+                    5_000,
+                    98.5
+                ),
+                (
+                    r#"composite_score_percent{validator="12",window="1d"}"#.to_string(),
+                    5_000,
+                    40.0
+                ),
+            ]
+        );
+        let mut points = Vec::new();
+        expand_validator_series(
+            &ValidatorSeries {
+                timestamp_ms: Some(1_234),
+                labels: vec![],
+                ..vs
+            },
+            5_000,
+            &mut points,
+        );
+        assert_eq!(
+            points[1].key.canonical(),
+            r#"composite_score_percent{validator="12"}"#
+        );
+        assert_eq!(points[1].timestamp_ms, 1_234);
     }
 }

@@ -681,12 +681,86 @@ fn observe_outputs(s: &mut Snapshot, ev: &Evaluation) {
                 }
             }
         }
+        // Columnar per-validator series land where their point-by-point form would:
+        // validator-only series in `validator_series`, the rest by canonical key.
+        for s in &out.validator_series {
+            if s.labels.is_empty() {
+                f.validator_series
+                    .entry(s.name.clone())
+                    .or_default()
+                    .extend(s.validators.iter().copied().zip(s.values.iter().copied()));
+                continue;
+            }
+            let t = s.timestamp_ms.unwrap_or(ev.now_ms);
+            let mut points = Vec::new();
+            crate::evaluate::expand_validator_series(s, ev.now_ms, &mut points);
+            for p in points {
+                let key = p.key.canonical();
+                if f.series.get(&key).is_none_or(|old| old.timestamp_ms <= t) {
+                    f.series.insert(
+                        key,
+                        SeriesValue {
+                            name: s.name.clone(),
+                            labels: labels_of(&p.key.labels),
+                            value: p.value,
+                            timestamp_ms: t,
+                        },
+                    );
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columnar_validator_series_land_like_their_points() {
+        use crate::evaluate::PluginResult;
+        use crate::plugins::types::{Output, ValidatorSeries};
+        let vs = |labels: Vec<(String, String)>, values: Vec<f64>| ValidatorSeries {
+            name: "composite_score_percent".into(),
+            labels,
+            validators: vec![3, 8],
+            values,
+            timestamp_ms: None,
+        };
+        let out = Output {
+            alerts: Vec::new(),
+            scores: Vec::new(),
+            subject_scores: Vec::new(),
+            recommendations: Vec::new(),
+            series: Vec::new(),
+            checks: Vec::new(),
+            validator_series: vec![
+                vs(Vec::new(), vec![97.0, 12.5]),
+                vs(vec![("window".into(), "7d".into())], vec![95.0, 50.0]),
+            ],
+        };
+        let ev = Evaluation {
+            generation: 1,
+            kind: InputKind::Epoch,
+            now_ms: 9_000,
+            results: vec![PluginResult {
+                plugin: "efficiency".into(),
+                version: "0.1.0".into(),
+                outcome: Ok(out),
+                duration: std::time::Duration::from_millis(1),
+            }],
+            host_alerts: Vec::new(),
+            commit_error: None,
+        };
+        let mut s = Snapshot::default();
+        observe_outputs(&mut s, &ev);
+        assert_eq!(s.validator_series("composite_score_percent", 8), Some(12.5));
+        assert_eq!(s.validator_series("composite_score_percent", 3), Some(97.0));
+        let f = &s.plugins["efficiency"];
+        let seven = &f.series[r#"composite_score_percent{validator="8",window="7d"}"#];
+        assert_eq!((seven.value, seven.timestamp_ms), (50.0, 9_000));
+        assert_eq!(f.series.len(), 2);
+    }
 
     #[test]
     fn snapshot_survives_a_restart_and_a_corrupt_file_starts_empty() {

@@ -105,13 +105,13 @@ pub use bindings::vigil::plugin::inputs::{
 #[doc(inline)]
 pub use bindings::vigil::plugin::outputs::{
     AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, SubjectScore,
-    ValidatorScores,
+    ValidatorScores, ValidatorSeries,
 };
 #[doc(inline)]
 pub use bindings::vigil::plugin::types::{InputKind, Label, NetworkInfo, Severity};
 
 /// The version of the contract this SDK builds against (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// What you implement to write a plugin.
 ///
@@ -172,7 +172,7 @@ pub mod prelude {
         AlertCondition, BlockOutcome, Check, CheckStatus, ConfigError, ConsensusNode, EpochInput,
         Error, ExecutionNode, Input, InputKind, Manifest, NodeInput, Output, Plugin,
         Recommendation, ResetInput, SeriesPoint, Severity, SlotInput, SubjectScore,
-        ValidatorColumns, ValidatorScores, export_plugin,
+        ValidatorColumns, ValidatorScores, ValidatorSeries, export_plugin,
     };
     pub use serde::{Deserialize, Serialize};
 }

@@ -286,6 +286,46 @@ pub fn validate_output(out: &Output) -> Result<(), String> {
             ));
         }
     }
+    let mut points = 0usize;
+    for s in &out.validator_series {
+        if !name_ok(&s.name) {
+            return Err(format!(
+                "validator series name {:?} must be snake_case ASCII, 1-128 chars",
+                s.name
+            ));
+        }
+        if s.validators.len() != s.values.len() {
+            return Err(format!(
+                "validator series {}: {} validators but {} values",
+                s.name,
+                s.validators.len(),
+                s.values.len()
+            ));
+        }
+        if let Some((k, _)) = s
+            .labels
+            .iter()
+            .find(|(k, _)| !name_ok(k) || k == "validator")
+        {
+            return Err(format!(
+                "validator series {}: label name {k:?} must be snake_case ASCII and not \"validator\" (the host adds it per point)",
+                s.name
+            ));
+        }
+        if let Some(v) = s.values.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "validator series {}: value {v} is not finite",
+                s.name
+            ));
+        }
+        points += s.values.len();
+    }
+    if points > crate::output::MAX_VALIDATOR_SERIES_POINTS {
+        return Err(format!(
+            "{points} per-validator series points in one output, the limit is {}",
+            crate::output::MAX_VALIDATOR_SERIES_POINTS
+        ));
+    }
     for c in &out.checks {
         if c.name.is_empty() {
             return Err("a check has an empty name".to_string());

@@ -413,6 +413,7 @@ fn exec_receiver_runs_for_alerts_and_action_ids() {
                 }],
                 series: Vec::new(),
                 checks: Vec::new(),
+                validator_series: Vec::new(),
             }),
             duration: Duration::ZERO,
         }],

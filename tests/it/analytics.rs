@@ -188,6 +188,18 @@ impl Judge {
                     .or_default()
                     .push(p.value);
             }
+            // Columnar per-validator series, point by point as the host stores them.
+            let mut points = Vec::new();
+            for vs in &out.validator_series {
+                vigil::evaluate::expand_validator_series(vs, ev.now_ms, &mut points);
+            }
+            for p in points {
+                self.judged
+                    .series
+                    .entry((p.key.name, p.key.labels))
+                    .or_default()
+                    .push(p.value);
+            }
         }
     }
 }

@@ -43,7 +43,7 @@ fn usage_errors_exit_2_failures_exit_1() {
     ]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("is plugin node-health 0.1.0 (contract vigil:plugin@0.1.0)"),
+        out.contains("is plugin node-health 0.1.0 (contract vigil:plugin@0.2.0)"),
         "{out}"
     );
     assert!(out.contains("[plugin.node-health] min_peers = 5"), "{out}");

@@ -112,6 +112,31 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         .find(|p| p.name == "validators_missing_streak")
         .expect("streak series");
     assert_eq!(streak.value, 2.0);
+    // Per-validator effectiveness crosses as columns, field by field.
+    let names: Vec<&str> = out
+        .validator_series
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "attestation_effectiveness_percent",
+            "inclusion_effectiveness_percent"
+        ]
+    );
+    let expected: Vec<f64> = (0..8).map(|i| if i >= 6 { 0.0 } else { 100.0 }).collect();
+    for s in &out.validator_series {
+        assert!(s.labels.is_empty(), "{}: {:?}", s.name, s.labels);
+        assert_eq!(s.validators, (0..8).collect::<Vec<u64>>(), "{}", s.name);
+        assert_eq!(s.values, expected, "{}", s.name);
+        assert_eq!(s.timestamp_ms, None, "{}", s.name);
+    }
+    assert!(
+        out.series.iter().all(|p| p.labels.is_empty()),
+        "no per-validator series point left: {:?}",
+        out.series
+    );
 
     let second = eval.evaluate(&epoch(14), 2_000);
     assert_eq!(second.generation, first.generation);
@@ -153,6 +178,18 @@ fn epoch_input_round_trips_through_a_compiled_plugin() {
         env.store.series_range(&key, 0, 10_000, 10).unwrap(),
         vec![(1_000, 2.0), (2_000, 2.0)]
     );
+    // The host stored point i as `name{validator="<validators[i]>"}`.
+    for (v, value) in [("0", 100.0), ("6", 0.0)] {
+        let key = vigil::store::SeriesKey::new(
+            "inclusion_effectiveness_percent",
+            &[("validator".to_string(), v.to_string())],
+        );
+        assert_eq!(
+            env.store.series_range(&key, 0, 10_000, 10).unwrap(),
+            vec![(1_000, value), (2_000, value)],
+            "validator {v}"
+        );
+    }
 }
 
 #[test]
@@ -259,4 +296,43 @@ fn plugin_config_reaches_the_plugin() {
     assert_eq!(out.alerts[0].name, "cl_peers_low");
     assert_eq!(out.alerts[0].threshold, Some(60.0));
     let _ = plugins::path("node-health");
+}
+
+/// `vigil plugins test` shows a compiled plugin's per-validator series, in text and JSON.
+#[test]
+fn plugins_test_shows_validator_series() {
+    let dir = std::env::temp_dir().join(format!("vigil-contract-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = dir.join("epoch.json");
+    std::fs::write(&fixture, serde_json::to_vec(&epoch(13)).unwrap()).unwrap();
+    let wasm = plugins::path("attestations");
+    let run = |json: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.env("NO_COLOR", "1").env_remove("VIGIL_CONFIG").args([
+            "plugins",
+            "test",
+            wasm.to_str().unwrap(),
+            "--input",
+            fixture.to_str().unwrap(),
+        ]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("run vigil");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    assert!(
+        text.contains(
+            "series inclusion_effectiveness_percent{validator=…}: 8 validators, mean 75.00, min 0.00, max 100.00"
+        ),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(run(true).lines().next().unwrap()).unwrap();
+    let s = &v["output"]["validator_series"][1];
+    assert_eq!(s["name"], "inclusion_effectiveness_percent");
+    assert_eq!(s["validators"].as_array().unwrap().len(), 8);
+    assert_eq!(s["values"][6], 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -163,7 +163,7 @@ fn non_components_and_wrong_contracts_are_refused_at_load() {
         "{msgs:#?}"
     );
     assert!(
-        msgs.iter().any(|m| m.contains("wrong-contract.wasm: built against contract vigil:plugin@0.0.9, this host speaks vigil:plugin@0.1.0")),
+        msgs.iter().any(|m| m.contains("wrong-contract.wasm: built against contract vigil:plugin@0.0.9, this host speaks vigil:plugin@0.2.0")),
         "{msgs:#?}"
     );
     assert!(

@@ -481,6 +481,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
         recommendations: Vec::new(),
         series: Vec::new(),
         checks: Vec::new(),
+        validator_series: Vec::new(),
     };
     let ev = |outcome: Result<Output, PluginError>, host: Vec<AlertCondition>| Evaluation {
         generation: 1,
@@ -564,6 +565,7 @@ fn alerts_of_a_removed_plugin_resolve() {
                 recommendations: Vec::new(),
                 series: Vec::new(),
                 checks: Vec::new(),
+                validator_series: Vec::new(),
             }),
             duration: std::time::Duration::ZERO,
         }],

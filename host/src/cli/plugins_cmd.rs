@@ -315,6 +315,7 @@ fn print_output(out: &Output) {
         && out.series.is_empty()
         && out.recommendations.is_empty()
         && out.subject_scores.is_empty()
+        && out.validator_series.is_empty()
     {
         println!("  {}", term::dim("nothing found"));
     }
@@ -393,6 +394,22 @@ fn print_output(out: &Output) {
     }
     for p in &out.series {
         println!("  series {}{{{}}} = {}", p.name, labels(&p.labels), p.value);
+    }
+    for s in &out.validator_series {
+        let n = s.values.len().max(1) as f64;
+        let mean = s.values.iter().sum::<f64>() / n;
+        let min = s.values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = s.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let shared = if s.labels.is_empty() {
+            String::new()
+        } else {
+            format!(",{}", labels(&s.labels))
+        };
+        println!(
+            "  series {}{{validator=…{shared}}}: {} validators, mean {mean:.2}, min {min:.2}, max {max:.2}",
+            s.name,
+            s.values.len()
+        );
     }
 }
 

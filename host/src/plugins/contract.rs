@@ -9,7 +9,7 @@ use wasmtime::component::Component;
 /// The package every plugin import and export must belong to.
 const PACKAGE: &str = "vigil:plugin/";
 
-/// Split `vigil:plugin/host@0.1.0` into `("vigil:plugin/host", Some("0.1.0"))`.
+/// Split `vigil:plugin/host@0.2.0` into `("vigil:plugin/host", Some("0.2.0"))`.
 fn split_version(name: &str) -> (&str, Option<&str>) {
     match name.rsplit_once('@') {
         Some((base, v)) => (base, Some(v)),
@@ -74,8 +74,8 @@ mod tests {
     #[test]
     fn versions_split() {
         assert_eq!(
-            split_version("vigil:plugin/host@0.1.0"),
-            ("vigil:plugin/host", Some("0.1.0"))
+            split_version("vigil:plugin/host@0.2.0"),
+            ("vigil:plugin/host", Some("0.2.0"))
         );
         assert_eq!(split_version("wasi:cli/stdout"), ("wasi:cli/stdout", None));
     }

@@ -14,7 +14,7 @@ pub enum PluginError {
     NotComponent { file: PathBuf },
     #[error("{}: does not compile: {detail}", file.display())]
     Compile { file: PathBuf, detail: String },
-    #[error("{}: built against contract vigil:plugin@{found}, this host speaks vigil:plugin@{expected}: rebuild it with vigil-plugin-sdk {expected}", file.display())]
+    #[error("{}: built against contract vigil:plugin@{found}, this host speaks vigil:plugin@{expected}: rebuild it with this host's vigil-plugin-sdk (contract {expected})", file.display())]
     WrongContract {
         file: PathBuf,
         found: String,

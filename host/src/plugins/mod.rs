@@ -25,7 +25,7 @@ pub use registry::{LoadedPlugin, PluginSet, Registry, ScanReport};
 pub use runtime::{Limits, PluginModule, Runtime};
 
 /// The contract version this host speaks: the version of `plugin-sdk/wit/vigil.wit`.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Contract types, re-exported for the rest of the host.
 pub mod types {
@@ -39,7 +39,7 @@ pub mod types {
     };
     pub use super::bindings::vigil::plugin::outputs::{
         AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, SubjectScore,
-        ValidatorScores,
+        ValidatorScores, ValidatorSeries,
     };
     pub use super::bindings::vigil::plugin::types::{InputKind, NetworkInfo, Severity};
 }

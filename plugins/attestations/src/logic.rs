@@ -176,34 +176,28 @@ impl Tracker {
     }
 }
 
-/// Per validator: attestation and inclusion effectiveness of this epoch, as series.
-/// (The `epoch` scores of the same components come from the efficiency plugin, which
-/// computes them with the same functions.)
+/// Per validator: attestation and inclusion effectiveness of this epoch, as columnar
+/// per-validator series (label `validator`). (The `epoch` scores of the same components
+/// come from the efficiency plugin, which computes them with the same functions.)
 pub fn effectiveness(epoch: &EpochInput, series: bool, out: &mut Output) {
     if !series {
         return;
     }
     let v = &epoch.validators;
     let brpi = epoch.network_stats.base_reward_per_increment;
-    out.series.reserve(2 * v.len());
+    let mut att = ValidatorSeries::new("attestation_effectiveness_percent", v.len());
+    let mut inc = ValidatorSeries::new("inclusion_effectiveness_percent", v.len());
     for i in 0..v.len() {
         if let Some((n, d)) = attestation_contribution(v, i, brpi)
             && d != 0.0
         {
-            let p = (n / d * 100.0).clamp(0.0, 100.0);
-            out.series(
-                SeriesPoint::new("attestation_effectiveness_percent", p)
-                    .label("validator", v.index[i]),
-            );
+            att.push(v.index[i], (n / d * 100.0).clamp(0.0, 100.0));
         }
         if let Some((n, d)) = inclusion_contribution(v, i) {
-            let p = (n / d * 100.0).clamp(0.0, 100.0);
-            out.series(
-                SeriesPoint::new("inclusion_effectiveness_percent", p)
-                    .label("validator", v.index[i]),
-            );
+            inc.push(v.index[i], (n / d * 100.0).clamp(0.0, 100.0));
         }
     }
+    out.validator_series(att).validator_series(inc);
 }
 
 #[cfg(test)]
@@ -241,20 +235,18 @@ mod tests {
         assert_eq!(a.subject, vec![("node".to_string(), "unknown".to_string())]);
         assert!(a.summary.contains("6, 7"), "{}", a.summary);
         // Effectiveness: the missing ones at 0, the others at 100.
-        let inc = |v: &str| {
-            out.series
-                .iter()
-                .find(|p| p.name == "inclusion_effectiveness_percent" && p.labels[0].1 == v)
-                .map(|p| p.value)
-        };
-        assert_eq!((inc("6"), inc("0")), (Some(0.0), Some(100.0)));
-        assert!(
-            out.series
-                .iter()
-                .any(|p| p.name == "attestation_effectiveness_percent"
-                    && p.value == 0.0
-                    && p.labels == vec![("validator".to_string(), "7".to_string())])
+        let inc = |v: u64| out.validator_value("inclusion_effectiveness_percent", v);
+        assert_eq!((inc(6), inc(0)), (Some(0.0), Some(100.0)));
+        assert_eq!(
+            out.validator_value("attestation_effectiveness_percent", 7),
+            Some(0.0)
         );
+        // Columnar, one series per name, the validator label added by the host.
+        assert!(out.series.iter().all(|p| p.labels.is_empty()));
+        let att = &out.validator_series[0];
+        assert_eq!(att.name, "attestation_effectiveness_percent");
+        assert!(att.labels.is_empty());
+        assert_eq!(att.validators, (0..8).collect::<Vec<u64>>());
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Ledger {
             income: vec![i64::MIN; v.len()],
         };
         let (mut total_income, mut total_stake, mut complete) = (0i64, 0i64, !v.is_empty());
+        let mut income_series = ValidatorSeries::new("income_gwei", v.len());
         for i in 0..v.len() {
             let before = prev.and_then(|p| {
                 let k = if p.ids.get(i) == Some(&v.index[i]) {
@@ -189,13 +190,12 @@ impl Ledger {
                     row.income[i] = x;
                     total_income += x;
                     total_stake += gwei(v.effective_balance[i]).unwrap_or(0);
-                    out.series(
-                        SeriesPoint::new("income_gwei", x as f64).label("validator", v.index[i]),
-                    );
+                    income_series.push(v.index[i], x as f64);
                 }
                 None => complete = false,
             }
         }
+        out.validator_series(income_series);
         self.rows.insert(e.epoch, row);
         self.dirty_rows.push(e.epoch);
         let keep_from = e.epoch.saturating_sub(cfg.window_epochs.max(4) as u64 + 1);
@@ -384,6 +384,9 @@ mod tests {
     }
 
     fn series(out: &Output, name: &str, label: (&str, &str)) -> Option<f64> {
+        if label.0 == "validator" {
+            return out.validator_value(name, label.1.parse().unwrap());
+        }
         out.series
             .iter()
             .find(|p| p.name == name && p.labels.iter().any(|(k, v)| k == label.0 && v == label.1))

@@ -155,19 +155,20 @@ impl Scorer {
                     network_1d = composite(att, None, sync).map(pct);
                 }
             }
-            if window == "1d" {
-                for (p, id) in ids.iter().enumerate().filter(|_| cfg.validator_series) {
+            if window == "1d" && cfg.validator_series {
+                let mut series = ValidatorSeries::new("composite_score_percent", ids.len());
+                for (p, &id) in ids.iter().enumerate() {
                     let r = ratios(&sums[p * WIDTH..(p + 1) * WIDTH]);
                     if let Some(c) = composite(r[0], r[2], r[3]) {
-                        out.series(
-                            SeriesPoint::new("composite_score_percent", pct(c))
-                                .label("validator", id),
-                        );
+                        series.push(id, pct(c));
                     }
                 }
-                if let Some(avg) = network_1d {
-                    self.compare(cfg, &ids, &sums, avg, out);
-                }
+                out.validator_series(series);
+            }
+            if window == "1d"
+                && let Some(avg) = network_1d
+            {
+                self.compare(cfg, &ids, &sums, avg, out);
             }
         }
     }
@@ -388,12 +389,8 @@ mod tests {
         assert_eq!(score(&out, "attestation", "epoch", 3), Some(100.0));
         let a = score(&out, "attestation", "7d", 3).unwrap();
         assert!((a - 500.0 / 6.0).abs() < 1e-3, "{a}");
-        let comp = out
-            .series
-            .iter()
-            .find(|p| p.name == "composite_score_percent" && p.labels[0].1 == "3")
-            .unwrap();
-        assert!(comp.value < 100.0);
+        let comp = out.validator_value("composite_score_percent", 3).unwrap();
+        assert!(comp < 100.0);
         // The windows survive a restart.
         h.restart("{}").unwrap();
         let out = h.evaluate(&epoch(7, false)).unwrap();

@@ -45,6 +45,7 @@ impl Tracker {
         let average = e.network_stats.sync_participation;
         let mut silent = Vec::new();
         let mut members = Vec::new();
+        let mut participation = ValidatorSeries::new("sync_participation_percent", 0);
         for i in 0..v.len() {
             let (signed, expected) = (v.sync_signed[i], v.sync_expected[i]);
             if Tri::from_u8(v.sync_member[i]) != Tri::Yes || expected == 0 {
@@ -52,10 +53,7 @@ impl Tracker {
             }
             members.push(v.index[i]);
             let share = signed as f64 / expected as f64;
-            out.series(
-                SeriesPoint::new("sync_participation_percent", share * 100.0)
-                    .label("validator", v.index[i]),
-            );
+            participation.push(v.index[i], share * 100.0);
             if signed == 0 {
                 silent.push(v.index[i]);
             }
@@ -68,6 +66,7 @@ impl Tracker {
             self.below.retain(|x| members.contains(x));
             self.last_epoch = Some(e.epoch);
         }
+        out.validator_series(participation);
         if let Some(avg) = average {
             out.series(SeriesPoint::new(
                 "sync_network_participation_percent",

@@ -56,15 +56,15 @@ impl Plugin for Findings {
             if !ok {
                 missing.push(v);
             }
-            out.series(
-                SeriesPoint::new("attestation_effectiveness_percent", score)
-                    .label("validator", v),
-            );
         }
         if idx.is_empty() {
             return Ok(());
         }
         let mean = day.iter().sum::<f64>() / day.len() as f64;
+        let mut effectiveness = ValidatorSeries::new("attestation_effectiveness_percent", 0);
+        effectiveness.validators = idx.clone();
+        effectiveness.values = epoch_scores.clone();
+        out.validator_series(effectiveness);
         out.scores("attestation", "epoch", idx.clone(), epoch_scores);
         out.scores("composite", "1d", idx, day);
         for (client, (sum, n)) in by_client {
