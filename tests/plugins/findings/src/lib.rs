@@ -32,14 +32,18 @@ impl Plugin for Findings {
         Ok(())
     }
     fn evaluate(&mut self, input: &Input, out: &mut Output) -> Result<(), Error> {
-        let Input::Epoch(e) = input else { return Ok(()) };
+        let Input::Epoch(e) = input else {
+            return Ok(());
+        };
         let c = &e.validators;
         let (mut idx, mut epoch_scores, mut day) = (Vec::new(), Vec::new(), Vec::new());
         let mut by_client: BTreeMap<String, (f64, u32)> = BTreeMap::new();
         let mut total = 0i64;
         let mut missing = Vec::new();
         for i in 0..c.index.len() {
-            let Some(ok) = c.attested(i).known() else { continue };
+            let Some(ok) = c.attested(i).known() else {
+                continue;
+            };
             let v = c.index[i];
             let score = if ok { 100.0 } else { 0.0 };
             let s = self.seen.entry(v).or_default();
@@ -87,7 +91,10 @@ impl Plugin for Findings {
         out.check(if missing.is_empty() {
             Check::ok("attestations", "every watched validator attested")
         } else {
-            Check::warn("attestations", format!("{} validator(s) missed", missing.len()))
+            Check::warn(
+                "attestations",
+                format!("{} validator(s) missed", missing.len()),
+            )
         });
         let first = *self.first_total.get_or_insert(total);
         if self.first_epoch == 0 {
