@@ -578,10 +578,9 @@ impl ChainCollector {
             }
         }
         if in_epoch == 0 && epoch > 0 {
-            let cached = self.network_summary.filter(|(read_at, n)| {
-                n.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS
-                    && epoch.saturating_sub(*read_at) < LARGE_NETWORK_SUMMARY_EPOCHS
-            });
+            let cached = self
+                .network_summary
+                .filter(|(read_at, n)| summary_stands(n, *read_at, epoch));
             let summary = match cached {
                 Some((_, n)) => Some(n),
                 None => {
@@ -1022,6 +1021,13 @@ const BASE_REWARD_FACTOR: i64 = 64;
 const TIMELY_TARGET_WEIGHT: f64 = 26.0;
 const WEIGHT_DENOMINATOR: f64 = 64.0;
 
+/// Whether a network summary read at epoch `read_at` still stands at `epoch`: only on a
+/// large network, and for a day.
+fn summary_stands(n: &NetworkSummary, read_at: u64, epoch: u64) -> bool {
+    n.total_validators > NETWORK_SUMMARY_MAX_VALIDATORS
+        && epoch.saturating_sub(read_at) < LARGE_NETWORK_SUMMARY_EPOCHS
+}
+
 /// `integer_squareroot` of the spec (Newton's method on integers).
 pub fn integer_sqrt(n: u64) -> u64 {
     if n < 2 {
@@ -1144,6 +1150,29 @@ mod network_tests {
         let m = base_reward_per_increment(34_000_000_000_000_000).unwrap();
         assert!((340..=350).contains(&m), "{m}");
         assert_eq!(base_reward_per_increment(0), None);
+    }
+
+    #[test]
+    fn a_large_networks_summary_stands_for_a_day_a_small_ones_never() {
+        let summary = |total_validators| NetworkSummary {
+            active_validators: total_validators,
+            total_active_balance: total_validators as i64 * 32_000_000_000,
+            total_validators,
+        };
+        let mainnet = summary(1_000_000);
+        assert!(summary_stands(&mainnet, 100, 101));
+        assert!(summary_stands(
+            &mainnet,
+            100,
+            100 + LARGE_NETWORK_SUMMARY_EPOCHS - 1
+        ));
+        assert!(!summary_stands(
+            &mainnet,
+            100,
+            100 + LARGE_NETWORK_SUMMARY_EPOCHS
+        ));
+        // A small network is read every epoch: its figures are exact.
+        assert!(!summary_stands(&summary(64), 100, 101));
     }
 
     #[test]
