@@ -425,7 +425,7 @@ impl Findings {
         self.persist(matches!(input, Input::Epoch(_)));
     }
 
-    /// Write the snapshot file (atomically), at most every few seconds unless `now`.
+    /// Write the snapshot file (atomically), at most once per [`PERSIST_EVERY`] unless `now`.
     pub fn persist(&self, now: bool) {
         let Some(file) = &self.file else { return };
         {

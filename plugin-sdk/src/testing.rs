@@ -95,13 +95,14 @@ pub mod native_host {
     pub fn state_set(key: &str, value: &[u8]) -> Result<(), String> {
         if key.len() > 256 {
             return Err(format!(
-                "state key is {} bytes; the limit is 256",
+                "state key {:?}… is {} bytes; the limit is 256: use a shorter key",
+                key.chars().take(32).collect::<String>(),
                 key.len()
             ));
         }
         if value.len() > 1 << 20 {
             return Err(format!(
-                "state value is {} bytes; the limit is 1 MiB",
+                "state value for key {key:?} is {} bytes; the limit is 1 MiB: split it over several keys (e.g. per validator block or per epoch)",
                 value.len()
             ));
         }

@@ -5,10 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use vigil::collect::chain::{ChainCollector, Observation};
+use vigil::collect::chain::Observation;
 use vigil::evaluate::Evaluator;
 use vigil::plugins::types::{Input, NodeInput, Severity, SystemInfo};
-use vigil_replay::{Replay, ReplayOptions, scenario_a};
 
 use crate::support::{Env, plugins, test_limits};
 
@@ -221,20 +220,7 @@ impl Judged {
 /// everything it observes.
 async fn judge_replay(start_slot: u64, until: u64) -> Judged {
     let mut judge = tokio::task::block_in_place(Judge::new);
-    let replay = Replay::start(
-        ReplayOptions::new(scenario_a())
-            .start_at_slot(start_slot)
-            .speed(2),
-    )
-    .await
-    .unwrap();
-    let http = vigil::daemon::http_client().unwrap();
-    let mut chain = ChainCollector::new(
-        "devnet",
-        &[("replay".into(), replay.beacon_url())],
-        &(0..8).collect::<Vec<_>>(),
-        http,
-    );
+    let (replay, mut chain) = crate::support::replay_and_collector(start_slot).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(900);
     while judge
         .judged

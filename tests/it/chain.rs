@@ -5,10 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use vigil::collect::chain::{ChainCollector, Observation};
+use vigil::collect::chain::Observation;
 use vigil::model::ValidatorEpoch;
 use vigil::plugins::types::BlockOutcome;
-use vigil_replay::{Replay, ReplayOptions, scenario_a};
 
 /// Empty slots of the recording, all duties of validator 6 or 7.
 const EMPTY_SLOTS: [u64; 25] = [
@@ -26,20 +25,7 @@ struct Seen {
 
 /// Run the collector on the replay from `start_slot` until slot `until` is processed.
 async fn collect(start_slot: u64, until: u64) -> Seen {
-    let replay = Replay::start(
-        ReplayOptions::new(scenario_a())
-            .start_at_slot(start_slot)
-            .speed(2),
-    )
-    .await
-    .unwrap();
-    let http = vigil::daemon::http_client().unwrap();
-    let mut chain = ChainCollector::new(
-        "devnet",
-        &[("replay".into(), replay.beacon_url())],
-        &(0..8).collect::<Vec<_>>(),
-        http,
-    );
+    let (replay, mut chain) = crate::support::replay_and_collector(start_slot).await;
     let mut seen = Seen {
         slots: BTreeMap::new(),
         epochs: BTreeMap::new(),

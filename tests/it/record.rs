@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use vigil::collect::chain::ChainCollector;
 use vigil::recorder::Recorder;
 use vigil::store::{SeriesKey, Store, Writer, WriterConfig};
-use vigil_replay::{Replay, ReplayOptions, scenario_a};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_outcomes_and_series_are_stored() {
@@ -14,16 +12,7 @@ async fn replayed_outcomes_and_series_are_stored() {
     let store = Arc::new(Store::open(&dir.path().join("vigil.redb")).unwrap());
     let writer = Writer::spawn(store.clone(), WriterConfig::default()).unwrap();
     let mut recorder = Recorder::new(store.clone(), writer.clone());
-    let replay = Replay::start(ReplayOptions::new(scenario_a()).start_at_slot(88).speed(2))
-        .await
-        .unwrap();
-    let http = vigil::daemon::http_client().unwrap();
-    let mut chain = ChainCollector::new(
-        "devnet",
-        &[("replay".into(), replay.beacon_url())],
-        &(0..8).collect::<Vec<_>>(),
-        http,
-    );
+    let (replay, mut chain) = crate::support::replay_and_collector(88).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let mut delivered = std::collections::BTreeSet::new();
     while !delivered.contains(&13) {

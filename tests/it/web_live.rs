@@ -444,13 +444,12 @@ async fn dashboard_on_the_replayed_chain_in_chromium() {
         !log.contains(SECRET) && !log.contains(TOKEN),
         "secret in the log:\n{log}"
     );
+    // With the chain stopped, only the persisted snapshot can supply the scores.
     let vigil = Vigil::start(&cfg_file);
-    let started = Instant::now();
     let after = wait_json(&api, "/api/v1/summary", Duration::from_secs(30), |v| {
         v["validators"].as_array().is_some_and(|a| a.len() == 8)
     })
     .await;
-    assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
         validator(&after, 6).unwrap()["composite_score_1d_percent"].is_number(),
         "{after}"

@@ -176,13 +176,14 @@ impl Host for HostState {
         self.charge()?;
         if key.len() > MAX_STATE_KEY_BYTES {
             return Ok(Err(format!(
-                "state key is {} bytes; the limit is {MAX_STATE_KEY_BYTES}",
+                "state key {:?}… is {} bytes; the limit is {MAX_STATE_KEY_BYTES}: use a shorter key",
+                key.chars().take(32).collect::<String>(),
                 key.len()
             )));
         }
         if value.len() > MAX_STATE_VALUE_BYTES {
             return Ok(Err(format!(
-                "state value is {} bytes; the limit is {MAX_STATE_VALUE_BYTES}",
+                "state value for key {key:?} is {} bytes; the limit is {MAX_STATE_VALUE_BYTES}: split it over several keys (e.g. per validator block or per epoch)",
                 value.len()
             )));
         }

@@ -144,21 +144,13 @@ impl Store {
         seq: u64,
         with_error: &[u8],
     ) -> Result<bool, StoreError> {
-        self.write("dead-lettering a notification", |tx| {
-            let was = tx
-                .open_table(OUTBOX)
-                .map_err(self.io("opening table outbox"))?
-                .remove((receiver, seq))
-                .map_err(self.io("dead-lettering a notification"))?
-                .is_some();
-            if was {
-                tx.open_table(DEAD_LETTERS)
-                    .map_err(self.io("opening table dead_letters"))?
-                    .insert((receiver, seq), with_error)
-                    .map_err(self.io("dead-lettering a notification"))?;
-            }
-            Ok(was)
-        })
+        self.move_queued(
+            "dead-lettering a notification",
+            OUTBOX,
+            DEAD_LETTERS,
+            (receiver, seq),
+            with_error,
+        )
     }
 
     /// Create or replace a silence.
@@ -479,21 +471,13 @@ impl Store {
         seq: u64,
         bytes: &[u8],
     ) -> Result<bool, StoreError> {
-        self.write("recording a delivered notification", |tx| {
-            let was = tx
-                .open_table(OUTBOX)
-                .map_err(self.io("opening table outbox"))?
-                .remove((receiver, seq))
-                .map_err(self.io("removing a delivered notification"))?
-                .is_some();
-            if was {
-                tx.open_table(DELIVERY_LOG)
-                    .map_err(self.io("opening table delivery_log"))?
-                    .insert((receiver, seq), bytes)
-                    .map_err(self.io("recording a delivered notification"))?;
-            }
-            Ok(was)
-        })
+        self.move_queued(
+            "recording a delivered notification",
+            OUTBOX,
+            DELIVERY_LOG,
+            (receiver, seq),
+            bytes,
+        )
     }
 
     /// Retry a dead letter: move it back into the outbox (same sequence) as `bytes`.
@@ -504,18 +488,37 @@ impl Store {
         seq: u64,
         bytes: &[u8],
     ) -> Result<bool, StoreError> {
-        self.write("re-queueing a dead letter", |tx| {
+        self.move_queued(
+            "re-queueing a dead letter",
+            DEAD_LETTERS,
+            OUTBOX,
+            (receiver, seq),
+            bytes,
+        )
+    }
+
+    /// Move entry `key` from queue table `from` to `to` as `bytes`, in one transaction.
+    /// `false` (and nothing written) when `from` has no such entry.
+    fn move_queued(
+        &self,
+        what: &'static str,
+        from: TableDefinition<(&str, u64), &[u8]>,
+        to: TableDefinition<(&str, u64), &[u8]>,
+        key: (&str, u64),
+        bytes: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.write(what, |tx| {
             let was = tx
-                .open_table(DEAD_LETTERS)
-                .map_err(self.io("opening table dead_letters"))?
-                .remove((receiver, seq))
-                .map_err(self.io("re-queueing a dead letter"))?
+                .open_table(from)
+                .map_err(self.io("opening a queue table"))?
+                .remove(key)
+                .map_err(self.io(what))?
                 .is_some();
             if was {
-                tx.open_table(OUTBOX)
-                    .map_err(self.io("opening table outbox"))?
-                    .insert((receiver, seq), bytes)
-                    .map_err(self.io("re-queueing a dead letter"))?;
+                tx.open_table(to)
+                    .map_err(self.io("opening a queue table"))?
+                    .insert(key, bytes)
+                    .map_err(self.io(what))?;
             }
             Ok(was)
         })

@@ -118,3 +118,25 @@ pub(crate) fn test_limits() -> Limits {
 pub(crate) fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
+
+/// The recorded Lodestar chain replayed from `start_slot` (at double speed) and a
+/// collector following it for validators 0-7 as node "replay" on network "devnet".
+pub(crate) async fn replay_and_collector(
+    start_slot: u64,
+) -> (vigil_replay::Replay, vigil::collect::chain::ChainCollector) {
+    let replay = vigil_replay::Replay::start(
+        vigil_replay::ReplayOptions::new(vigil_replay::scenario_a())
+            .start_at_slot(start_slot)
+            .speed(2),
+    )
+    .await
+    .unwrap();
+    let http = vigil::daemon::http_client().unwrap();
+    let chain = vigil::collect::chain::ChainCollector::new(
+        "devnet",
+        &[("replay".into(), replay.beacon_url())],
+        &(0..8).collect::<Vec<_>>(),
+        http,
+    );
+    (replay, chain)
+}

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +23,6 @@ pub(crate) struct Got {
     pub(crate) headers: HashMap<String, String>,
     pub(crate) body: Vec<u8>,
     pub(crate) status: u16,
-    #[allow(dead_code)]
-    pub(crate) at: Instant,
 }
 
 impl Got {
@@ -89,7 +86,6 @@ impl HttpReceiver {
                                     .collect(),
                                 body: body.to_vec(),
                                 status,
-                                at: Instant::now(),
                             };
                             st.got.lock().unwrap().push(got);
                             if status == 0 {
