@@ -1,5 +1,5 @@
 //! The chain collector against a replay of a real Lodestar dev chain
-//! (`../shared/fixtures/lodestar/scenario-a.jsonl.gz`): validators 6 and 7 went offline
+//! (`tests/fixtures/lodestar/scenario-a.jsonl.gz`): validators 6 and 7 went offline
 //! at slot 80 (epoch 10) and came back at slot 176 (epoch 22). The assertions are the
 //! facts the fixture's README lists.
 

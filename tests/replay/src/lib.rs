@@ -4,7 +4,7 @@
 //! [`Replay`] serves the beacon REST API, its SSE stream and the `/metrics` endpoints of
 //! the beacon node and validator clients, each answer being what the real node said at
 //! the corresponding moment of the recording (format and contents of the recordings:
-//! `shared/fixtures/lodestar/README.md`).
+//! `tests/fixtures/lodestar/README.md`).
 //!
 //! Time: the replay serves a shifted `genesis_time` so that a client computing the slot
 //! from the wall clock gets the slot being replayed, optionally twice as fast
@@ -32,7 +32,7 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use vigil_replay::{Replay, ReplayOptions};
-//! let opts = ReplayOptions::new("../shared/fixtures/lodestar/scenario-a.jsonl.gz")
+//! let opts = ReplayOptions::new("tests/fixtures/lodestar/scenario-a.jsonl.gz")
 //!     .start_at_slot(80)
 //!     .speed(2);
 //! let replay = Replay::start(opts).await?;
@@ -71,14 +71,14 @@ use crate::server::MetricsTarget;
 /// Environment variable that overrides [`scenario_a`]'s path.
 pub const SCENARIO_A_ENV: &str = "VIGIL_FIXTURE_SCENARIO_A";
 
-/// Path of the shared Lodestar recording `scenario-a.jsonl.gz` (see its README), for
-/// tests: `$VIGIL_FIXTURE_SCENARIO_A` if set, else `shared/fixtures/lodestar/` next to
-/// the repository checkout (the file is referenced there, never copied in).
+/// Path of the Lodestar recording `scenario-a.jsonl.gz` (see its README), for tests:
+/// `$VIGIL_FIXTURE_SCENARIO_A` if set, else the copy vendored in `tests/fixtures/lodestar/`
+/// (a clone builds, tests and demos with nothing beside it).
 pub fn scenario_a() -> PathBuf {
     match std::env::var_os(SCENARIO_A_ENV) {
         Some(path) => PathBuf::from(path),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/lodestar/scenario-a.jsonl.gz"),
+            .join("../fixtures/lodestar/scenario-a.jsonl.gz"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `vigil-replay`: serves a recording by hand, to point a Vigil (or curl) at it.
 //!
 //! ```text
-//! vigil-replay --fixture ../shared/fixtures/lodestar/scenario-a.jsonl.gz --start-slot 80 --speed 2
+//! vigil-replay --fixture tests/fixtures/lodestar/scenario-a.jsonl.gz --start-slot 80 --speed 2
 //! ```
 
 use std::path::PathBuf;
