@@ -26,5 +26,10 @@ if [ ! -x target/alerting-venv/bin/python ] || ! target/alerting-venv/bin/python
   target/alerting-venv/bin/pip install -q aiosmtpd==1.4.6
 fi
 
+echo "==> habits: formatting and lints (cargo fmt, clippy -D warnings)"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "==> tests"
 cargo test --workspace --locked "$@"

@@ -7,12 +7,13 @@
 //! plugin's table against the plugin itself — and applied atomically, or refused whole
 //! with the running config kept and the file, line and key logged.
 
+use crate::clock::now_ms;
 use crate::collect::chain::{ChainCollector, Observation};
 use crate::collect::execution::ExecutionCollector;
 use crate::collect::system::SystemCollector;
 use crate::config::{self, ConfigError, LoadedConfig};
+use crate::contract::{Input, NodeInput};
 use crate::evaluate::{Evaluation, Evaluator};
-use crate::plugins::types::{Input, NodeInput};
 use crate::plugins::watch::{self, WatchHandle};
 use crate::plugins::{PluginError, Registry, Runtime};
 use crate::recorder::Recorder;
@@ -23,15 +24,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Wall clock, Unix ms.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// The running daemon's parts.
 pub struct Daemon {
@@ -99,7 +91,7 @@ impl Daemon {
         let alerts = crate::alerts::Engine::new(
             crate::alerts::Settings::from_loaded(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?,
             store.clone(),
-            Arc::new(crate::alerts::SystemClock),
+            Arc::new(crate::clock::SystemClock),
         )?;
         Ok(Arc::new(Daemon {
             findings,
@@ -137,6 +129,17 @@ impl Daemon {
         &self.alerts
     }
 
+    /// What the dashboard reads: the config handle, store, alerts, findings, plugins.
+    pub fn web_parts(self: &Arc<Self>) -> crate::web::Parts {
+        crate::web::Parts {
+            config: self.clone(),
+            store: self.store.clone(),
+            alerts: self.alerts.clone(),
+            findings: self.findings.clone(),
+            registry: self.registry.clone(),
+        }
+    }
+
     /// The store's writer (one batching task).
     pub fn writer(&self) -> &Writer {
         &self.writer
@@ -146,26 +149,14 @@ impl Daemon {
     /// when the file is unchanged, `Err` when refused (the running config stays).
     pub fn reload_config(&self) -> Result<bool, ConfigError> {
         let old = self.config();
-        let new = config::load(&old.file)?;
+        let new = load_config(&old.file)?;
         if new.source == old.source {
             return Ok(false);
         }
         let alert_settings = crate::alerts::Settings::from_loaded(&new)?;
         self.registry
             .apply_configs(new.plugin_configs())
-            .map_err(|e| match e {
-                PluginError::Config {
-                    plugin,
-                    key,
-                    message,
-                } => new.plugin_error(&plugin, key.as_deref(), &message),
-                other => ConfigError {
-                    file: new.file.clone(),
-                    line: None,
-                    key: None,
-                    message: other.to_string(),
-                },
-            })?;
+            .map_err(|e| plugin_config_error(&new, e))?;
         let mut restart = Vec::new();
         if new.store_path != old.store_path {
             restart.push("[store] path");
@@ -236,11 +227,6 @@ impl Daemon {
         self.alerts.observe(&ev);
         ev
     }
-}
-
-/// The collectors' HTTP client (see [`crate::collect::http`]).
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    crate::collect::http::http_client().context("cannot build the HTTP client")
 }
 
 /// Resolve configured validators (indices or public keys) to indices. A public key the
@@ -315,8 +301,8 @@ impl NodeSide {
         &mut self,
         timestamp_ms: i64,
         wall_slot: Option<u64>,
-        consensus: Vec<crate::plugins::types::ConsensusNode>,
-        mut network: Option<crate::plugins::types::NetworkInfo>,
+        consensus: Vec<crate::contract::ConsensusNode>,
+        mut network: Option<crate::contract::NetworkInfo>,
     ) -> NodeInput {
         let http = self.http.clone();
         let scrapes = futures_util::future::join_all(
@@ -394,10 +380,67 @@ fn stop_signal() -> anyhow::Result<tokio::sync::oneshot::Receiver<&'static str>>
     Ok(rx)
 }
 
+/// Read and check a config file with every check the running parts make of it: the
+/// file itself ([`config::load`]), the alert settings (secrets not read: an operator's
+/// shell need not hold the daemon's) and the dashboard's users. Plugin tables are
+/// checked against the plugins by the caller that has them loaded.
+pub fn load_config(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let cfg = config::load(path)?;
+    check_loaded(&cfg)?;
+    Ok(cfg)
+}
+
+/// [`load_config`] of a text not yet written (a dashboard edit).
+pub fn load_config_str(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
+    let cfg = config::load_str(path, text)?;
+    check_loaded(&cfg)?;
+    Ok(cfg)
+}
+
+fn check_loaded(cfg: &LoadedConfig) -> Result<(), ConfigError> {
+    crate::alerts::Settings::from_loaded_with(cfg, crate::alerts::settings::Secrets::Skip)?;
+    crate::web::auth::check_users(cfg)
+}
+
+impl config::ConfigHandle for Daemon {
+    fn current(&self) -> Arc<LoadedConfig> {
+        self.config()
+    }
+
+    fn check(&self, file: &Path, text: &str) -> Result<LoadedConfig, ConfigError> {
+        let new = load_config_str(file, text)?;
+        self.registry
+            .check_configs(&new.plugin_configs())
+            .map_err(|e| plugin_config_error(&new, e))?;
+        Ok(new)
+    }
+
+    fn reload(&self) -> Result<bool, ConfigError> {
+        self.reload_config()
+    }
+}
+
+/// A plugin's refusal of its table, as a config error naming the line.
+fn plugin_config_error(cfg: &LoadedConfig, e: PluginError) -> ConfigError {
+    match e {
+        PluginError::Config {
+            plugin,
+            key,
+            message,
+        } => cfg.plugin_error(&plugin, key.as_deref(), &message),
+        other => ConfigError {
+            file: cfg.file.clone(),
+            line: None,
+            key: None,
+            message: other.to_string(),
+        },
+    }
+}
+
 /// `vigil run`.
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let cfg = config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::cli::init_logging(&cfg.config.log.level);
+    let cfg = load_config(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::logging::init_logging(&cfg.config.log.level);
     let daemon = Daemon::start(cfg)?;
     let _watches = daemon.watch()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -415,14 +458,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let evaluator = daemon.clone();
         let eval_thread = std::thread::Builder::new().name("vigil-evaluate".into()).spawn(move || {
             while let Some(input) = rx.blocking_recv() {
-                let t = crate::cli::input_time_ms(&input);
+                let t = input.observed_at_ms();
                 evaluator.evaluate(&input, t);
             }
         })?;
         // A dashboard that cannot start (port taken, unreadable token) is reported
         // loudly, but monitoring and alerting go on without it.
         let _web = if daemon.config().config.web.enabled {
-            crate::web::serve(daemon.clone())
+            crate::web::serve(daemon.web_parts())
                 .await
                 .inspect_err(|e| {
                     tracing::error!("dashboard not started, monitoring goes on without it: {e:#}")
@@ -432,9 +475,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             None
         };
         let cfg = daemon.config();
-        let http = http_client()?;
+        let http = crate::net::http_client().context("cannot build the HTTP client")?;
         // Alert delivery (outbox workers, group timers) and the CLI's control socket.
-        let delivery = crate::alerts::outbox::spawn(daemon.alerts().clone(), http.clone());
+        let delivery = crate::channels::outbox::spawn(daemon.alerts().clone(), http.clone());
         let socket = daemon.alerts().settings().socket.clone();
         let control = tokio::spawn({
             let engine = daemon.alerts().clone();
@@ -472,7 +515,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                                     // A reset that happened while Vigil was not running.
                                     let mut info = c.info.clone();
                                     info.iteration = iteration;
-                                    observations.push(Observation::Reset(crate::plugins::types::ResetInput {
+                                    observations.push(Observation::Reset(crate::contract::ResetInput {
                                         previous: None,
                                         current: info,
                                         detected_at_ms: now_ms(),

@@ -7,7 +7,7 @@
 //!
 //! Blocking and CPU-bound: call from a dedicated thread or `spawn_blocking`.
 
-use crate::plugins::types::{AlertCondition, Input, InputKind, Output, Severity, ValidatorSeries};
+use crate::contract::{AlertCondition, Input, InputKind, Output, Severity, ValidatorSeries};
 use crate::plugins::{PluginError, Registry};
 use crate::store::{SeriesKey, SeriesPoint, StateChange, Store};
 use std::sync::Arc;

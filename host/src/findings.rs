@@ -11,8 +11,8 @@
 //! recommendations and checks are replaced by its next output for the same input kind
 //! (an empty list clears them); scores and series values are replaced key by key.
 
+use crate::contract::{CheckStatus, Input, InputKind, Severity};
 use crate::evaluate::Evaluation;
-use crate::plugins::types::{CheckStatus, Input, InputKind, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -450,7 +450,7 @@ impl Findings {
 }
 
 fn observe_input(s: &mut Snapshot, input: &Input) {
-    let net = |n: &crate::plugins::types::NetworkInfo| NetworkView {
+    let net = |n: &crate::contract::NetworkInfo| NetworkView {
         name: n.name.clone(),
         iteration: n.iteration,
         genesis_time: n.genesis_time,
@@ -718,8 +718,8 @@ mod tests {
 
     #[test]
     fn columnar_validator_series_land_like_their_points() {
+        use crate::contract::{Output, ValidatorSeries};
         use crate::evaluate::PluginResult;
-        use crate::plugins::types::{Output, ValidatorSeries};
         let vs = |labels: Vec<(String, String)>, values: Vec<f64>| ValidatorSeries {
             name: "composite_score_percent".into(),
             labels,

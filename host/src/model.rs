@@ -6,39 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A slot number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Slot(pub u64);
-
-/// An epoch number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Epoch(pub u64);
-
-/// A validator's index on the beacon chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ValidatorIndex(pub u64);
-
-/// Gwei (1e-9 ETH), signed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-pub struct Gwei(pub i64);
-
-impl Gwei {
-    /// Gwei per ETH.
-    pub const PER_ETH: i64 = 1_000_000_000;
-
-    /// As ETH, for display.
-    pub fn eth(self) -> f64 {
-        self.0 as f64 / Self::PER_ETH as f64
-    }
-}
-
-impl std::fmt::Display for Gwei {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} gwei", self.0)
-    }
-}
+// Slots, epochs, validator indices and gwei are plain integers here on purpose: they
+// cross the plugin contract (`u64`/`s64` in WIT) and the store's packed columns by the
+// million, and a newtype adopted at only some boundaries would be worse than none. The
+// field names and docs carry the unit (`*_gwei`, `*_ms`, `epoch`, `slot`).
 
 /// The identity of a network iteration: Ephemery resets (and a new devnet) change it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,13 +47,13 @@ impl ChainSpec {
     };
 
     /// The epoch a slot belongs to.
-    pub fn epoch_of(&self, slot: Slot) -> Epoch {
-        Epoch(slot.0 / self.slots_per_epoch)
+    pub fn epoch_of(&self, slot: u64) -> u64 {
+        slot / self.slots_per_epoch
     }
 
     /// The first slot of an epoch.
-    pub fn first_slot(&self, epoch: Epoch) -> Slot {
-        Slot(epoch.0 * self.slots_per_epoch)
+    pub fn first_slot(&self, epoch: u64) -> u64 {
+        epoch * self.slots_per_epoch
     }
 }
 

@@ -13,8 +13,8 @@
 //!   labels plus `target` (a per-slot copy would cost 20 M samples a day for one client).
 
 use crate::collect::chain::{ChainState, Observation};
+use crate::contract::{NodeInput, SlotInput};
 use crate::model::NetworkIdentity;
-use crate::plugins::types::{NodeInput, SlotInput};
 use crate::store::{self, Sample, SeriesId, SeriesKey, SeriesKind, Store, StoreError, Writer};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ impl Recorder {
         }
         let (iteration, is_new) = self
             .writer
-            .record_identity(identity.clone(), chain.spec, crate::daemon::now_ms())
+            .record_identity(identity.clone(), chain.spec, crate::clock::now_ms())
             .await?;
         self.identity = Some(identity);
         self.iteration = Some(iteration);
@@ -175,10 +175,10 @@ fn slot_points(s: &SlotInput) -> Vec<(SeriesKey, SeriesKind, i64, f64)> {
         (s.network.genesis_time as i64 + s.slot as i64 * s.network.seconds_per_slot as i64) * 1000;
     let mut p = Vec::new();
     match s.outcome {
-        crate::plugins::types::BlockOutcome::Proposed => {
+        crate::contract::BlockOutcome::Proposed => {
             p.push((key("chain_block_present", &[]), SeriesKind::Slot, t, 1.0))
         }
-        crate::plugins::types::BlockOutcome::Missed => {
+        crate::contract::BlockOutcome::Missed => {
             p.push((key("chain_block_present", &[]), SeriesKind::Slot, t, 0.0))
         }
         _ => {}

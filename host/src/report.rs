@@ -9,8 +9,8 @@
 use crate::chart::{Bar, Line, LineChart, XAxis, bar_chart, line_chart};
 use crate::findings::Snapshot;
 use crate::store::Store;
-use crate::web::html::esc;
-use crate::web::pages::alerts::AlertRow;
+use crate::view::AlertRow;
+use crate::view::html::esc;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -284,8 +284,8 @@ fn md(r: &Report) -> String {
         "# Vigil {} report — {}\n\n{} to {} (UTC), epochs {}–{}\n\n- validators: {}\n- income: {:.6} ETH\n- attestations included: {}\n- alerts active: {}\n\n",
         period_name(r),
         r.network,
-        crate::web::html::time(r.from_ms),
-        crate::web::html::time(r.to_ms),
+        crate::view::html::time(r.from_ms),
+        crate::view::html::time(r.to_ms),
         opt(r.first_epoch),
         opt(r.last_epoch),
         r.validators.len(),
@@ -320,8 +320,8 @@ fn html(r: &Report) -> String {
         "<h1>Vigil {} report — {}</h1><p>{} to {} (UTC), epochs {}–{}. {} validators, income {:.6} ETH, attestations included {}.</p>",
         period_name(r),
         esc(&r.network),
-        crate::web::html::time(r.from_ms),
-        crate::web::html::time(r.to_ms),
+        crate::view::html::time(r.from_ms),
+        crate::view::html::time(r.to_ms),
         opt(r.first_epoch),
         opt(r.last_epoch),
         r.validators.len(),
@@ -385,7 +385,7 @@ fn html(r: &Report) -> String {
         }
         body.push_str("</ul>");
     }
-    crate::web::html::page("Report", "", None, false, &body)
+    crate::view::html::page("Report", "", None, false, &body)
 }
 
 #[cfg(test)]

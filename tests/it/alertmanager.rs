@@ -6,8 +6,9 @@ use crate::support::wait_until;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use vigil::alerts::{Engine, SystemClock};
-use vigil::plugins::types::InputKind;
+use vigil::alerts::Engine;
+use vigil::clock::SystemClock;
+use vigil::contract::InputKind;
 use vigil::store::Store;
 
 struct Alertmanager {
@@ -113,7 +114,7 @@ fn alert_arrives_through_alertmanager_and_resolves() {
         .build()
         .unwrap();
     let _delivery = rt.block_on(async {
-        vigil::alerts::outbox::spawn(engine.clone(), vigil::daemon::http_client().unwrap())
+        vigil::channels::outbox::spawn(engine.clone(), vigil::net::http_client().unwrap())
     });
     let c = crate::alerts::cond("node_unreachable", "bn-1", &[]);
     engine.observe_conditions(

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use vigil::alerts::{Clock, Engine, ManualClock, Settings, SystemClock};
-use vigil::plugins::types::{AlertCondition, InputKind, Severity};
+use vigil::alerts::{Engine, Settings};
+use vigil::clock::{Clock, ManualClock, SystemClock};
+use vigil::contract::{AlertCondition, InputKind, Severity};
 use vigil::store::Store;
 
 pub(crate) fn cond(name: &str, node: &str, validators: &[u64]) -> AlertCondition {
@@ -35,7 +36,7 @@ struct Rig {
     dir: tempfile::TempDir,
     engine: Arc<Engine>,
     rt: tokio::runtime::Runtime,
-    delivery: Option<vigil::alerts::outbox::Delivery>,
+    delivery: Option<vigil::channels::outbox::Delivery>,
 }
 
 impl Rig {
@@ -49,7 +50,7 @@ impl Rig {
             .build()
             .unwrap();
         let delivery = rt.block_on(async {
-            vigil::alerts::outbox::spawn(engine.clone(), vigil::daemon::http_client().unwrap())
+            vigil::channels::outbox::spawn(engine.clone(), vigil::net::http_client().unwrap())
         });
         Rig {
             dir,
@@ -114,7 +115,7 @@ fn webhook_gets_signed_alertmanager_json_and_the_resolution() {
     let got = &recv.accepted()[0];
     assert_eq!(got.path, "/hook");
     let expect = vigil::channels::webhook::signature(
-        &vigil::channels::secret::Secret::new("s3cret-key"),
+        &vigil::config::secret::Secret::new("s3cret-key"),
         &got.body,
     );
     assert_eq!(got.headers["x-vigil-signature"], expect);
@@ -367,8 +368,8 @@ fn config_reload_changing_routes_mid_flight_drops_nothing() {
 /// plugin-suggested action id; alert text stays one argument, never shell syntax.
 #[test]
 fn exec_receiver_runs_for_alerts_and_action_ids() {
+    use vigil::contract::{Output, Recommendation};
     use vigil::evaluate::{Evaluation, PluginResult};
-    use vigil::plugins::types::{Output, Recommendation};
     let work = tempfile::tempdir().unwrap();
     let script = work.path().join("fix.sh");
     let out = work.path().join("runs");

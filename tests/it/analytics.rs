@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use vigil::collect::chain::Observation;
+use vigil::contract::{Input, NodeInput, Severity, SystemInfo};
 use vigil::evaluate::Evaluator;
-use vigil::plugins::types::{Input, NodeInput, Severity, SystemInfo};
 
 use crate::support::{Env, plugins, test_limits};
 
@@ -81,7 +81,7 @@ pub(crate) struct Judged {
     pub(crate) scores: BTreeMap<(String, String, u64), BTreeMap<u64, f64>>,
     /// Series points: (name, labels) → values in order.
     pub(crate) series: BTreeMap<SeriesId, Vec<f64>>,
-    pub(crate) epoch_inputs: BTreeMap<u64, vigil::plugins::types::EpochInput>,
+    pub(crate) epoch_inputs: BTreeMap<u64, vigil::contract::EpochInput>,
     pub(crate) failures: Vec<String>,
     pub(crate) slots: BTreeSet<u64>,
 }
@@ -146,7 +146,7 @@ impl Judge {
         };
         let ev = tokio::task::block_in_place(|| {
             self.eval
-                .evaluate(&input, vigil::cli::input_time_ms(&input))
+                .evaluate(&input, vigil::contract::Input::observed_at_ms(&input))
         });
         for r in &ev.results {
             let out = match &r.outcome {
@@ -233,10 +233,10 @@ async fn judge_replay(start_slot: u64, until: u64) -> Judged {
             std::time::Instant::now() < deadline,
             "replay did not reach slot {until}"
         );
-        let now = vigil::daemon::now_ms();
+        let now = vigil::clock::now_ms();
         let next = chain.next_tick_ms(now, 500);
         tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-        for o in chain.tick(vigil::daemon::now_ms()).await {
+        for o in chain.tick(vigil::clock::now_ms()).await {
             judge.judge(o);
         }
     }

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use vigil::collect::chain::Observation;
+use vigil::contract::BlockOutcome;
 use vigil::model::ValidatorEpoch;
-use vigil::plugins::types::BlockOutcome;
 
 /// Empty slots of the recording, all duties of validator 6 or 7.
 const EMPTY_SLOTS: [u64; 25] = [
@@ -19,7 +19,7 @@ struct Seen {
     slots: BTreeMap<u64, (BlockOutcome, Option<u64>, bool)>,
     /// Latest delivery of each epoch, by validator.
     epochs: BTreeMap<u64, BTreeMap<u64, ValidatorEpoch>>,
-    epoch_inputs: BTreeMap<u64, vigil::plugins::types::EpochInput>,
+    epoch_inputs: BTreeMap<u64, vigil::contract::EpochInput>,
     nodes: usize,
 }
 
@@ -38,10 +38,10 @@ async fn collect(start_slot: u64, until: u64) -> Seen {
             std::time::Instant::now() < deadline,
             "replay did not reach slot {until}"
         );
-        let now = vigil::daemon::now_ms();
+        let now = vigil::clock::now_ms();
         let next = chain.next_tick_ms(now, 500);
         tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-        for o in chain.tick(vigil::daemon::now_ms()).await {
+        for o in chain.tick(vigil::clock::now_ms()).await {
             match o {
                 Observation::Nodes { nodes, .. } => {
                     assert!(nodes[0].reachable, "{:?}", nodes[0].error);

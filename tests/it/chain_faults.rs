@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use vigil::collect::chain::{ChainCollector, Observation};
-use vigil::plugins::types::ConsensusNode;
+use vigil::contract::ConsensusNode;
 use vigil_replay::{Replay, ReplayOptions, scenario_a};
 
 async fn replay(slot: u64) -> Replay {
@@ -20,10 +20,10 @@ async fn replay(slot: u64) -> Replay {
 
 /// Tick once (waiting for the tick's moment) and return what came out.
 async fn tick(chain: &mut ChainCollector) -> Vec<Observation> {
-    let now = vigil::daemon::now_ms();
+    let now = vigil::clock::now_ms();
     let next = chain.next_tick_ms(now, 300);
     tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-    chain.tick(vigil::daemon::now_ms()).await
+    chain.tick(vigil::clock::now_ms()).await
 }
 
 fn nodes(obs: &[Observation]) -> Vec<ConsensusNode> {
@@ -47,7 +47,7 @@ fn slots(obs: &[Observation]) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_down_slow_garbage_and_back() {
     let r = replay(40).await;
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let mut chain = ChainCollector::new("devnet", &[("bn".into(), r.beacon_url())], &[0, 6], http);
     // Healthy first: the chain is identified and slots flow.
     let mut got_slot = false;
@@ -99,7 +99,7 @@ async fn node_down_slow_garbage_and_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_reset_opens_a_new_iteration() {
     let r = replay(40).await;
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let mut chain = ChainCollector::new("ephemery", &[("bn".into(), r.beacon_url())], &[0], http);
     tick(&mut chain).await;
     let first = chain.chain().unwrap().clone();
@@ -134,7 +134,7 @@ async fn network_reset_opens_a_new_iteration() {
 async fn failover_to_the_second_node() {
     let primary = replay(40).await;
     let fallback = replay(40).await;
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let mut chain = ChainCollector::new(
         "devnet",
         &[
@@ -194,7 +194,7 @@ async fn failover_to_the_second_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorged_proposal_is_counted_orphaned() {
     let r = replay(40).await;
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let mut chain = ChainCollector::new(
         "devnet",
         &[("bn".into(), r.beacon_url())],
@@ -207,7 +207,7 @@ async fn reorged_proposal_is_counted_orphaned() {
         for o in tick(&mut chain).await {
             if let Observation::Slot(s) = o
                 && target.is_none()
-                && s.outcome == vigil::plugins::types::BlockOutcome::Proposed
+                && s.outcome == vigil::contract::BlockOutcome::Proposed
                 && s.slot % 8 == 1
             {
                 target = Some((s.slot, s.proposer.unwrap()));
@@ -233,7 +233,7 @@ async fn reorged_proposal_is_counted_orphaned() {
             && chain
                 .chain()
                 .unwrap()
-                .slot_at(vigil::daemon::now_ms())
+                .slot_at(vigil::clock::now_ms())
                 .unwrap_or(0)
                 > (epoch + 2) * 8 + 4
         {
@@ -248,7 +248,7 @@ async fn reorged_proposal_is_counted_orphaned() {
         .expect("the duty is listed");
     assert_eq!(
         (p.validator, p.outcome),
-        (proposer, vigil::plugins::types::BlockOutcome::Orphaned)
+        (proposer, vigil::contract::BlockOutcome::Orphaned)
     );
     let row = rows.iter().find(|r| r.validator == proposer).unwrap();
     assert_eq!(row.proposals_orphaned, 1, "{row:?}");

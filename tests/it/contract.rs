@@ -2,8 +2,8 @@
 //! the outputs field by field, and that state written through the host persists.
 
 use crate::support::{Env, plugins, test_limits};
+use vigil::contract::*;
 use vigil::evaluate::Evaluator;
-use vigil::plugins::types::*;
 
 const UNKNOWN_I64: i64 = i64::MIN;
 const UNKNOWN_U64: u64 = u64::MAX;
@@ -200,7 +200,10 @@ fn node_fixture_round_trips_field_by_field() {
         vigil::cli::read_inputs(&crate::support::root().join("tests/fixtures/node-tick.json"))
             .unwrap();
     let eval = Evaluator::new(env.registry.clone(), Some(env.store.clone()));
-    let ev = eval.evaluate(&inputs[0], vigil::cli::input_time_ms(&inputs[0]));
+    let ev = eval.evaluate(
+        &inputs[0],
+        vigil::contract::Input::observed_at_ms(&inputs[0]),
+    );
     let out = ev.results[0]
         .outcome
         .as_ref()

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use vigil::alerts::{Engine, SystemClock};
-use vigil::plugins::types::InputKind;
+use vigil::alerts::Engine;
+use vigil::clock::SystemClock;
+use vigil::contract::InputKind;
 use vigil::store::Store;
 
 /// The Python with aiosmtpd that `tests/run.sh` installs.
@@ -150,9 +151,9 @@ impl Rig {
             .unwrap();
         rt.block_on(async {
             // Runs until the runtime is dropped with the rig.
-            std::mem::forget(vigil::alerts::outbox::spawn(
+            std::mem::forget(vigil::channels::outbox::spawn(
                 engine.clone(),
-                vigil::daemon::http_client().unwrap(),
+                vigil::net::http_client().unwrap(),
             ));
         });
         Rig {

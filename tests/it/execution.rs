@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vigil::collect::execution::ExecutionCollector;
-use vigil::collect::http::http_client;
 use vigil::config::NodeConfig;
+use vigil::net::http_client;
 
 /// How long a test waits for ganache to mine the blocks it needs: far above its 1 s
 /// block time, so only a broken node fails it.
@@ -97,7 +97,7 @@ impl Drop for Ganache {
     }
 }
 
-async fn poll(c: &mut ExecutionCollector) -> vigil::plugins::types::ExecutionNode {
+async fn poll(c: &mut ExecutionCollector) -> vigil::contract::ExecutionNode {
     tokio::time::timeout(POLL_GUARD, c.poll())
         .await
         .expect("poll returned")

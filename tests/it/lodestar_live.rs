@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use vigil::collect::chain::{ChainCollector, Observation};
+use vigil::contract::BlockOutcome;
 use vigil::model::ValidatorEpoch;
-use vigil::plugins::types::BlockOutcome;
 
 /// A running devnet, stopped on drop (and by its watchdog if this process dies).
 struct Devnet {
@@ -91,7 +91,7 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
     let mut judge = tokio::task::block_in_place(crate::analytics::Judge::new);
     let devnet = tokio::task::spawn_blocking(Devnet::start).await.unwrap();
     let url = devnet.env["REST_URL"].clone();
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let mut chain = ChainCollector::new(
         "devnet",
         &[("lodestar".into(), url)],
@@ -107,10 +107,10 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
             Instant::now() < deadline,
             "the devnet did not get far enough in 15 minutes"
         );
-        let now = vigil::daemon::now_ms();
+        let now = vigil::clock::now_ms();
         let next = chain.next_tick_ms(now, 1000);
         tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-        for o in chain.tick(vigil::daemon::now_ms()).await {
+        for o in chain.tick(vigil::clock::now_ms()).await {
             judge.judge(o.clone());
             match o {
                 Observation::Slot(s) if s.outcome == BlockOutcome::Missed => {
@@ -126,7 +126,7 @@ async fn live_lodestar_1_5_1_records_a_stopped_validator_client() {
             }
         }
         let Some(c) = chain.chain() else { continue };
-        let slot = c.slot_at(vigil::daemon::now_ms()).unwrap_or(0);
+        let slot = c.slot_at(vigil::clock::now_ms()).unwrap_or(0);
         let spe = c.spec.slots_per_epoch;
         if stopped_at.is_none() && slot >= 3 * spe {
             devnet.stop_vc_b();
@@ -221,8 +221,7 @@ fn live_alerts(j: &crate::analytics::Judged, stop_epoch: u64, missed: &[&(u64, O
         .alerts
         .iter()
         .filter(|a| {
-            a.severity != vigil::plugins::types::Severity::Info
-                && a.validators.iter().any(|v| *v < 6)
+            a.severity != vigil::contract::Severity::Info && a.validators.iter().any(|v| *v < 6)
         })
         .collect();
     assert!(

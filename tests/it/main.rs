@@ -11,6 +11,7 @@ mod alertmanager;
 mod alerts;
 mod alerts_daemon;
 pub(crate) mod analytics;
+mod architecture;
 mod chain;
 mod chain_faults;
 mod cli;

@@ -17,12 +17,12 @@ async fn replayed_outcomes_and_series_are_stored() {
     let mut delivered = std::collections::BTreeSet::new();
     while !delivered.contains(&13) {
         assert!(std::time::Instant::now() < deadline);
-        let now = vigil::daemon::now_ms();
+        let now = vigil::clock::now_ms();
         tokio::time::sleep(Duration::from_millis(
             (chain.next_tick_ms(now, 300) - now).max(0) as u64,
         ))
         .await;
-        let obs = chain.tick(vigil::daemon::now_ms()).await;
+        let obs = chain.tick(vigil::clock::now_ms()).await;
         if let Some(c) = chain.chain().cloned()
             && let Some((it, _)) = recorder.identify(&c, None).await.unwrap()
         {
@@ -35,14 +35,14 @@ async fn replayed_outcomes_and_series_are_stored() {
                     wall_slot,
                     nodes,
                     network,
-                } => Some(vigil::plugins::types::NodeInput {
+                } => Some(vigil::contract::NodeInput {
                     network: network.clone(),
                     timestamp_ms: *timestamp_ms,
                     wall_slot: *wall_slot,
                     consensus: nodes.clone(),
                     execution: Vec::new(),
                     metrics: Vec::new(),
-                    system: vigil::plugins::types::SystemInfo::unknown(),
+                    system: vigil::contract::SystemInfo::unknown(),
                 }),
                 vigil::collect::chain::Observation::Epoch { input, .. } => {
                     delivered.insert(input.epoch);

@@ -4,8 +4,8 @@
 use super::execution::serve;
 use super::support::root;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use vigil::collect::http::http_client;
 use vigil::collect::scrape::{ScrapeError, scrape};
+use vigil::net::http_client;
 
 #[tokio::test]
 async fn scrapes_samples_then_names_what_went_wrong() {

@@ -449,8 +449,8 @@ async fn tls_serves_https_and_marks_the_cookie_secure() {
     .unwrap();
     let cfg = vigil::config::load(&dir.path().join("vigil.toml")).unwrap();
     let daemon = vigil::daemon::Daemon::start(cfg).unwrap();
-    let _server = vigil::web::serve(daemon).await.unwrap();
-    vigil::collect::http::install_tls_provider();
+    let _server = vigil::web::serve(daemon.web_parts()).await.unwrap();
+    vigil::net::install_tls_provider();
     let cert = reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("cert.pem")).unwrap())
         .unwrap();
     let https = reqwest::Client::builder()

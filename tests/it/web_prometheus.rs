@@ -77,7 +77,10 @@ async fn prometheus_scrapes_metrics_and_receives_remote_write() {
         .clone()
         .unwrap()
         .url;
-    tokio::spawn(vigil::web::remote_write::run(s.daemon.clone(), rw_url));
+    tokio::spawn(vigil::web::remote_write::run(
+        std::sync::Arc::new(s.daemon.web_parts()),
+        rw_url,
+    ));
 
     let vigil_addr = s.url.trim_start_matches("http://").to_string();
     let dir = s.path().join("prometheus");
@@ -109,7 +112,7 @@ async fn prometheus_scrapes_metrics_and_receives_remote_write() {
             .spawn()
             .expect("prometheus not found: tests/run.sh installs it"),
     );
-    vigil::collect::http::install_tls_provider();
+    vigil::net::install_tls_provider();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{prom_port}");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -230,7 +233,7 @@ async fn shipped_rules_and_dashboard_use_vigils_series() {
             .spawn()
             .unwrap(),
     );
-    vigil::collect::http::install_tls_provider();
+    vigil::net::install_tls_provider();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     assert!(

@@ -212,7 +212,7 @@ pub fn run_local(cfg: &crate::config::LoadedConfig, req: Request) -> anyhow::Res
         super::Settings::from_loaded_with(cfg, super::settings::Secrets::Skip)
             .map_err(|e| anyhow::anyhow!("{e}"))?,
         Arc::new(store),
-        Arc::new(super::SystemClock),
+        Arc::new(crate::clock::SystemClock),
     )?;
     Ok(handle(&engine, req)?)
 }

@@ -16,7 +16,6 @@
 //! redb transaction, committed before any delivery attempt: a restart neither re-sends
 //! nor forgets.
 
-use super::clock::Clock;
 use super::matcher::all_match;
 use super::model::{
     Ack, Alert, AlertEvent, AlertState, EventKind, Severity, fingerprint, identity,
@@ -24,8 +23,9 @@ use super::model::{
 use super::notification::{DeliveryState, Notification, OutboxItem, Status};
 use super::settings::{Hold, Route, Settings};
 use super::silence::Silence;
+use crate::clock::Clock;
+use crate::contract::{AlertCondition, InputKind};
 use crate::evaluate::Evaluation;
-use crate::plugins::types::{AlertCondition, InputKind};
 use crate::store::{AlertsBatch, Store, StoreError};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};

@@ -7,25 +7,23 @@
 //! - [`engine`] — lifecycle, silences, inhibition, routing, grouping, persistence;
 //! - [`silence`] — silences (matchers, start, end, author, comment);
 //! - [`notification`] — what is queued per receiver, and its delivery record;
-//! - [`outbox`] — the delivery workers (retries, backoff, rate limit, dead letters);
 //! - [`control`] — the local socket `vigil alerts`/`vigil outbox` use while the daemon
-//!   runs;
-//! - [`clock`] — the injectable wall clock.
+//!   runs.
+//!
+//! Alerts end where notifications are queued: delivering them (the outbox workers) is
+//! [`crate::channels`]' job. Time comes from [`crate::clock`], injected.
 
-pub mod clock;
 pub mod control;
 pub mod engine;
 pub mod matcher;
 pub mod model;
 pub mod notification;
-pub mod outbox;
 pub mod settings;
 pub mod silence;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertError, Engine};
 pub use matcher::Matcher;
 pub use model::{Ack, Alert, AlertEvent, AlertState, EventKind, Severity};

@@ -52,9 +52,9 @@ impl Severity {
     }
 }
 
-impl From<crate::plugins::types::Severity> for Severity {
-    fn from(s: crate::plugins::types::Severity) -> Severity {
-        use crate::plugins::types::Severity as P;
+impl From<crate::contract::Severity> for Severity {
+    fn from(s: crate::contract::Severity) -> Severity {
+        use crate::contract::Severity as P;
         match s {
             P::Critical => Severity::Critical,
             P::High => Severity::High,

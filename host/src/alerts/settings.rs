@@ -4,7 +4,7 @@
 
 use super::matcher::{Matcher, parse_all};
 use super::model::Severity;
-use crate::channels::secret::Secret;
+use crate::config::secret::Secret;
 use crate::config::{
     Config, ConfigError, ForSpec, LoadedConfig, ReceiverConfig, RouteConfig, line_of,
     line_of_array, parse_duration,

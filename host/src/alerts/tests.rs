@@ -1,14 +1,14 @@
 //! Engine unit tests: lifecycle, persistence, muting, grouping, routing, on a real
 //! store with a manual clock.
 
-use super::clock::ManualClock;
 use super::engine::Engine;
 use super::model::{AlertState, EventKind};
 use super::notification::{OutboxItem, Status};
 use super::settings::Settings;
 use super::silence::Silence;
+use crate::clock::ManualClock;
 use crate::config::load_str;
-use crate::plugins::types::{AlertCondition, InputKind, Severity};
+use crate::contract::{AlertCondition, InputKind, Severity};
 use crate::store::Store;
 use std::path::Path;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl T {
 
     /// One evaluation of `plugin` on `kind` reporting `conds`, at the clock's time.
     pub(crate) fn eval(&self, plugin: &str, kind: InputKind, conds: &[AlertCondition]) {
-        let now = crate::alerts::Clock::now_ms(&*self.clock);
+        let now = crate::clock::Clock::now_ms(&*self.clock);
         self.engine.observe_conditions(
             kind,
             now,
@@ -347,7 +347,7 @@ fn node_down_inhibits_its_duty_alerts_only() {
 fn silences_mute_match_validators_and_keep_history() {
     let cfg = format!("[alerting]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\n{HOOK}");
     let t = T::new(&cfg);
-    let now = crate::alerts::Clock::now_ms(&*t.clock);
+    let now = crate::clock::Clock::now_ms(&*t.clock);
     let id = t
         .engine
         .add_silence(Silence {
@@ -470,9 +470,9 @@ fn history_is_pruned_after_retention() {
 
 #[test]
 fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers() {
+    use crate::contract::Output;
     use crate::evaluate::{Evaluation, PluginResult};
     use crate::plugins::PluginError;
-    use crate::plugins::types::Output;
     let t = T::new("");
     let out = |alerts: Vec<AlertCondition>| Output {
         alerts,
@@ -486,7 +486,7 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
     let ev = |outcome: Result<Output, PluginError>, host: Vec<AlertCondition>| Evaluation {
         generation: 1,
         kind: InputKind::Node,
-        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        now_ms: crate::clock::Clock::now_ms(&*t.clock),
         results: vec![PluginResult {
             plugin: "node-health".into(),
             version: "0.1.0".into(),
@@ -538,8 +538,8 @@ fn a_failing_plugin_resolves_nothing_and_plugin_failed_resolves_when_it_recovers
 
 #[test]
 fn alerts_of_a_removed_plugin_resolve() {
+    use crate::contract::Output;
     use crate::evaluate::{Evaluation, PluginResult};
-    use crate::plugins::types::Output;
     let t = T::new("");
     t.eval(
         "old-plugin",
@@ -554,7 +554,7 @@ fn alerts_of_a_removed_plugin_resolve() {
     let ev = Evaluation {
         generation: 2,
         kind: InputKind::Node,
-        now_ms: crate::alerts::Clock::now_ms(&*t.clock),
+        now_ms: crate::clock::Clock::now_ms(&*t.clock),
         results: vec![PluginResult {
             plugin: "other".into(),
             version: "0.1.0".into(),

@@ -5,10 +5,10 @@
 //! re-sends them before that, and if Vigil stops they expire instead of firing forever.
 //! A shorter `repeat_interval` on the route to Alertmanager makes that expiry quicker.
 
-use super::secret::Secret;
 use super::{DeliveryError, rfc3339};
 use crate::alerts::model::AlertState;
 use crate::alerts::notification::Notification;
+use crate::config::secret::Secret;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

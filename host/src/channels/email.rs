@@ -3,11 +3,11 @@
 //! table of the group's alerts. The idempotency key is the Message-ID, so a mail
 //! system can drop a duplicate.
 
-use super::secret::scrub;
 use super::{DeliveryError, rfc3339};
 use crate::alerts::model::AlertState;
 use crate::alerts::notification::Notification;
 use crate::alerts::settings::{Receiver, ReceiverKind, SmtpTls};
+use crate::config::secret::scrub;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -144,8 +144,8 @@ pub async fn send(r: &Receiver, n: &Notification) -> Result<String, DeliveryErro
     else {
         return Err(DeliveryError::permanent("not an email receiver"));
     };
-    crate::collect::http::install_tls_provider();
-    let secrets: Vec<&super::secret::Secret> = password.iter().collect();
+    crate::net::install_tls_provider();
+    let secrets: Vec<&crate::config::secret::Secret> = password.iter().collect();
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         DeliveryError::permanent(scrub(&format!("{what}: {e}"), &secrets))
     };

@@ -1,24 +1,25 @@
-//! Notification channels: how one queued notification reaches one receiver. The
-//! outbox (`alerts::outbox`) calls [`deliver`] with a timeout and decides retries.
+//! Notification channels: how queued notifications reach receivers. The alert engine
+//! queues them; the [`outbox`] workers take them from the store, call [`deliver`] with a
+//! timeout and decide retries.
 //!
 //! - [`webhook`]: generic (Alertmanager-compatible) JSON, Slack, Discord, PagerDuty,
 //!   Telegram, ntfy; HMAC signature; idempotency key;
 //! - [`email`]: SMTP via lettre (STARTTLS or implicit TLS), HTML + text;
 //! - [`alertmanager`]: `POST /api/v2/alerts` of an operator's Alertmanager;
 //! - [`exec`]: an allowlisted command, arguments as separate values, no shell;
-//! - [`secret`]: secrets from the environment or a file, never shown.
+//! - [`outbox`]: the delivery workers (retries, backoff, rate limit, dead letters).
 //!
 //! The dashboard feed is not a receiver: it is [`crate::alerts::Engine::subscribe`].
 
 pub mod alertmanager;
 pub mod email;
 pub mod exec;
-pub mod secret;
+pub mod outbox;
 pub mod webhook;
 
 use crate::alerts::notification::Notification;
 use crate::alerts::settings::{Receiver, ReceiverKind};
-use secret::{Secret, scrub};
+use crate::config::secret::{Secret, scrub};
 
 /// A failed attempt: whether retrying can help, and what went wrong (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,11 +3,11 @@
 //! and with a configured secret `X-Vigil-Signature: sha256=<hex HMAC-SHA256 of the
 //! body>` so the receiver can check it came from this Vigil.
 
-use super::secret::Secret;
 use super::{DeliveryError, rfc3339};
 use crate::alerts::model::{AlertState, Severity};
 use crate::alerts::notification::{Notification, Status};
 use crate::alerts::settings::WebhookFormat;
+use crate::config::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

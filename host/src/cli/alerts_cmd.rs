@@ -150,7 +150,7 @@ fn print_json(v: &Value) {
 }
 
 fn ago(ms: i64) -> String {
-    let d = (crate::daemon::now_ms() - ms).max(0) / 1000;
+    let d = (crate::clock::now_ms() - ms).max(0) / 1000;
     match d {
         0..60 => format!("{d}s ago"),
         60..3600 => format!("{}m ago", d / 60),
@@ -399,7 +399,7 @@ pub(super) fn run_alerts(cmd: AlertsCommand) -> anyhow::Result<ExitCode> {
                 })?,
                 None => Duration::ZERO,
             };
-            let now = crate::daemon::now_ms();
+            let now = crate::clock::now_ms();
             let starts_ms = now + delay.as_millis() as i64;
             let silence = Silence {
                 id: String::new(),
@@ -522,15 +522,15 @@ fn test_locally(cfg: &LoadedConfig, receiver: &str, wait: Duration) -> anyhow::R
     let engine = crate::alerts::Engine::new(
         settings,
         store,
-        std::sync::Arc::new(crate::alerts::SystemClock),
+        std::sync::Arc::new(crate::clock::SystemClock),
     )?;
     let seq = engine.test_receiver(receiver)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let http = crate::daemon::http_client()?;
-        let delivery = crate::alerts::outbox::spawn(engine.clone(), http);
+        let http = crate::net::http_client()?;
+        let delivery = crate::channels::outbox::spawn(engine.clone(), http);
         let deadline = Instant::now() + wait;
         let found = loop {
             let all: Vec<OutboxItem> = engine

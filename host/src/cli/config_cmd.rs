@@ -1,6 +1,5 @@
 //! `vigil config check`.
 
-use crate::config;
 use crate::plugins::{PluginError, Registry, Runtime};
 use crate::term;
 use std::path::Path;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 
 /// Validate the file, then each plugin's table against the plugin in the folder.
 pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    let cfg = match config::load(path) {
+    let cfg = match crate::daemon::load_config(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{} {e}", term::red("invalid:"));

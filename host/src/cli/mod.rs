@@ -1,4 +1,4 @@
-//! The command line: `vigil run`, `vigil config check`, `vigil plugins …`, `vigil bench …`.
+//! The command line: `vigil run`, `vigil config check`, `vigil plugins …`.
 //!
 //! Exit codes: 0 success; 1 the command ran and failed (a check found a problem, a
 //! plugin or config was refused, the daemon stopped on an error); 2 usage error (unknown
@@ -9,7 +9,7 @@ mod config_cmd;
 mod plugins_cmd;
 mod web_cmd;
 
-pub use plugins_cmd::{input_time_ms, read_inputs};
+pub use plugins_cmd::read_inputs;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -92,17 +92,6 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
-    },
-    /// Measure performance; prints each figure, or JSON lines with --json.
-    Bench {
-        /// Which suite: `plugins`, `store` (includes `collector`), `collector`, `alerts`, `analytics`, `web`.
-        suite: String,
-        /// One JSON object per figure: {"name","value","unit"}.
-        #[arg(long)]
-        json: bool,
-        /// Plugin folder with node-health.wasm and attestations.wasm (default: build them).
-        #[arg(long)]
-        plugins: Option<PathBuf>,
     },
 }
 
@@ -188,11 +177,6 @@ pub fn main() -> ExitCode {
             format,
             out,
         } => web_cmd::report(&config.config, &period, &format, out.as_deref()),
-        Command::Bench {
-            suite,
-            json,
-            plugins,
-        } => crate::bench::run(&suite, json, plugins.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -201,16 +185,4 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
-}
-
-/// Log to stderr with `level` unless `RUST_LOG` says otherwise.
-pub fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }

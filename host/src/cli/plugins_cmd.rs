@@ -2,7 +2,7 @@
 
 use super::PluginsCommand;
 use crate::config;
-use crate::plugins::types::{CheckStatus, Input, InputKind, Output, Severity};
+use crate::contract::{CheckStatus, Input, InputKind, Output, Severity};
 use crate::plugins::{Registry, Runtime, build};
 use crate::term;
 use anyhow::Context;
@@ -205,19 +205,6 @@ pub fn read_inputs(path: &Path) -> anyhow::Result<Vec<Input>> {
         .collect()
 }
 
-/// Observation time of an input, Unix ms (slot and epoch times from genesis).
-pub fn input_time_ms(input: &Input) -> i64 {
-    let slot_time = |n: &crate::plugins::types::NetworkInfo, slot: u64| {
-        (n.genesis_time as i64 + slot as i64 * n.seconds_per_slot as i64) * 1000
-    };
-    match input {
-        Input::Node(n) => n.timestamp_ms,
-        Input::Reset(r) => r.detected_at_ms,
-        Input::Slot(s) => slot_time(&s.network, s.slot),
-        Input::Epoch(e) => slot_time(&e.network, (e.epoch + 1) * e.network.slots_per_epoch as u64),
-    }
-}
-
 fn test(file: &Path, input: &Path, config: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
     let inputs = read_inputs(input)?;
     let rt = oneoff_runtime(Default::default(), None)?;
@@ -248,7 +235,7 @@ fn test(file: &Path, input: &Path, config: Option<&Path>, json: bool) -> anyhow:
             }
             continue;
         }
-        let result = inst.evaluate(&rt, input, input_time_ms(input));
+        let result = inst.evaluate(&rt, input, input.observed_at_ms());
         match result {
             Ok(ev) => {
                 if json {

@@ -95,7 +95,7 @@ fn ask_daemon(cfg: &LoadedConfig, path: &str) -> anyhow::Result<Got> {
         .build()?;
     let token = token(cfg);
     rt.block_on(async {
-        let http = crate::collect::http::http_client()?;
+        let http = crate::net::http_client()?;
         let mut req = http.get(&url).timeout(std::time::Duration::from_secs(30));
         if let Some(t) = &token {
             req = req.bearer_auth(t);
@@ -131,7 +131,7 @@ async fn first_start_login(base: &str, cfg: &LoadedConfig) -> Option<String> {
         crate::web::urlencode(password.trim())
     );
     // The cookie comes with the login's redirect: do not follow it.
-    crate::collect::http::install_tls_provider();
+    crate::net::install_tls_provider();
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -330,13 +330,8 @@ pub(super) fn report(
         Got::NoDaemon => {
             let (store, findings) = offline(&cfg)?;
             let alerts = crate::web::pages::alerts::rows_from_store(&cfg, store.clone());
-            let r = crate::report::build(
-                &store,
-                &findings.read(),
-                &alerts,
-                p,
-                crate::daemon::now_ms(),
-            );
+            let r =
+                crate::report::build(&store, &findings.read(), &alerts, p, crate::clock::now_ms());
             crate::report::render(&r, f)
         }
     };

@@ -20,11 +20,11 @@ use super::beacon::{
     AttestationRewards, AttesterDuty, BeaconApi, BeaconError, Genesis, NetworkSummary,
 };
 use super::events::{self, ChainEvent};
-use crate::model::{ChainSpec, NetworkIdentity, ValidatorEpoch};
-use crate::plugins::types::{
+use crate::contract::{
     BlockOutcome, ClientVersion, ConsensusNode, EpochInput, LabelColumn, NetworkInfo, NetworkStats,
     Proposal, ResetInput, SlotInput, ValidatorColumns,
 };
+use crate::model::{ChainSpec, NetworkIdentity, ValidatorEpoch};
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::mpsc;
 
@@ -347,7 +347,7 @@ impl ChainCollector {
                     }
                     ChainEvent::Block { slot, .. } => {
                         if let Some(c) = &chain {
-                            let now = crate::daemon::now_ms();
+                            let now = crate::clock::now_ms();
                             self.seen_at
                                 .entry(slot)
                                 .or_insert(now - c.slot_start_ms(slot));

@@ -13,7 +13,7 @@
 //! metadata and the `stable` tag are dropped; a pre-release tag (`rc.1`, `beta`,
 //! `unstable`…) is kept (`5.0.0-rc.1`), so an rc is never mistaken for the release.
 
-use crate::plugins::types::ClientVersion;
+use crate::contract::ClientVersion;
 
 /// Consensus clients, lower case, as the contract names them.
 pub const CONSENSUS_CLIENTS: &[&str] = &[

@@ -21,14 +21,14 @@
 //! - Unknown is `None`, never zero.
 
 use super::client::parse_client_version;
-use super::http::{self, Answer, HttpError};
 use crate::config::NodeConfig;
-use crate::plugins::types::ExecutionNode;
+use crate::contract::ExecutionNode;
+use crate::net::{self as http, Answer, HttpError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use super::http::REQUEST_TIMEOUT;
+pub use crate::net::REQUEST_TIMEOUT;
 
 /// Blocks below the head kept for block time, TPS and gas use: ten intervals smooth out
 /// one slow block without hiding a stall that lasts a minute or more (at 12 s blocks).

@@ -4,7 +4,7 @@
 //! - [`events`]: its SSE event stream;
 //! - [`chain`]: the consensus side slot by slot, into per-epoch validator outcomes;
 //! - [`execution`]: execution nodes over JSON-RPC; [`client`] names their software;
-//! - [`scrape`]: clients' Prometheus `/metrics`; [`http`] is the shared HTTP client;
+//! - [`scrape`]: clients' Prometheus `/metrics` (the HTTP client they share is [`crate::net`]);
 //! - [`system`]: this machine (disk per data directory, CPU, memory, load, network).
 
 pub mod beacon;
@@ -12,6 +12,5 @@ pub mod chain;
 pub mod client;
 pub mod events;
 pub mod execution;
-pub mod http;
 pub mod scrape;
 pub mod system;

@@ -23,8 +23,8 @@
 //! holding either, or an escaped quote, comes out wrong), drops bad lines silently and
 //! regroups histograms; `openmetrics-parser` is LGPL-3.0 and strict OpenMetrics.
 
-use super::http::{self, HttpError};
-use crate::plugins::types::MetricFamilySamples;
+use crate::contract::MetricFamilySamples;
+use crate::net::{self as http, HttpError};
 use std::time::Duration;
 
 /// Largest `/metrics` body read. Lodestar's beacon node serves ~0.3 MB; a client with

@@ -3,7 +3,7 @@
 //! Disk figures belong to the filesystem holding each directory (the mount with the
 //! longest matching prefix), which is what fills up at 3 a.m.
 
-use crate::plugins::types::{Disk, SystemInfo};
+use crate::contract::{Disk, SystemInfo};
 use std::path::{Path, PathBuf};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind, System};
 

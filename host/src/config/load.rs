@@ -1,7 +1,7 @@
 //! Reading, checking and locating errors in a config file.
 
+use super::Limits;
 use super::schema::Config;
-use crate::plugins::Limits;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -225,15 +225,6 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         .into_iter()
         .collect();
     data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
-    // Alerting keys: matchers, durations, receivers (secrets are read where they are
-    // used: the daemon, and test sends).
-    crate::alerts::Settings::build(
-        &config,
-        source,
-        file,
-        Path::new(""),
-        crate::alerts::settings::Secrets::Skip,
-    )?;
     Ok(LoadedConfig {
         web,
         collect_interval,
@@ -296,16 +287,37 @@ fn line_at(source: &str, offset: usize) -> usize {
     source[..offset.min(source.len())].matches('\n').count() + 1
 }
 
-/// The line of the key at `path` (tables then key), when present in the file.
+/// The line of the key at `path`; a numeric part indexes an array of tables. Falls
+/// back to the deepest enclosing key found in the file.
 pub fn line_of(source: &str, path: &[&str]) -> Option<usize> {
     let doc: toml_edit::Document<&str> = toml_edit::Document::parse(source).ok()?;
-    let (last, tables) = path.split_last()?;
     let mut table: &dyn toml_edit::TableLike = doc.as_table();
-    for t in tables {
-        table = table.get(t)?.as_table_like()?;
+    let mut best = None;
+    let mut i = 0;
+    while i < path.len() {
+        let Some((k, v)) = table.get_key_value(path[i]) else {
+            return best;
+        };
+        best = k.span().map(|s| line_at(source, s.start)).or(best);
+        match path.get(i + 1).and_then(|p| p.parse::<usize>().ok()) {
+            Some(n) => {
+                let Some(t) = v.as_array_of_tables().and_then(|a| a.get(n)) else {
+                    return best;
+                };
+                best = t.span().map(|s| line_at(source, s.start)).or(best);
+                table = t;
+                i += 2;
+            }
+            None => {
+                let Some(t) = v.as_table_like() else {
+                    return best;
+                };
+                table = t;
+                i += 1;
+            }
+        }
     }
-    let (key, _) = table.get_key_value(last)?;
-    key.span().map(|s| line_at(source, s.start))
+    best
 }
 
 /// The line of `key` in the `i`-th `[[kind]]` entry.

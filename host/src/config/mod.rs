@@ -7,10 +7,16 @@
 //! with the running configuration kept.
 
 pub mod alerting;
+mod handle;
 mod load;
+mod sandbox;
 mod schema;
+/// Secrets (webhook tokens, passwords) named by environment variable or file, never inline.
+pub mod secret;
 pub mod web;
 
 pub use alerting::{AlertingConfig, ForSpec, InhibitConfig, ReceiverConfig, RouteConfig};
+pub use handle::ConfigHandle;
 pub use load::{ConfigError, LoadedConfig, line_of, line_of_array, load, load_str, parse_duration};
+pub use sandbox::Limits;
 pub use schema::*;

@@ -5,7 +5,7 @@
 //! variable or a file and never written in the config, so the config itself holds no
 //! credential that the dashboard could leak.
 
-use super::ConfigError;
+use super::{ConfigError, line_of};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -250,16 +250,6 @@ pub fn validate(
                 format!("user name {:?} is empty or used twice", u.name),
             ));
         }
-        if let Err(e) = crate::web::auth::check_hash(&u.password_hash) {
-            return Err(err(
-                &["web", "users", &idx, "password_hash"],
-                format!("web.users[{i}].password_hash"),
-                format!(
-                    "user {:?}: {e}; create one with `vigil web hash-password`",
-                    u.name
-                ),
-            ));
-        }
     }
     let mut token_files = Vec::new();
     for (i, t) in web.tokens.iter().enumerate() {
@@ -326,43 +316,6 @@ pub fn validate(
     })
 }
 
-fn line_at(source: &str, offset: usize) -> usize {
-    source[..offset.min(source.len())].matches('\n').count() + 1
-}
-
-/// The line of the key at `path`; a numeric part indexes an array of tables. Falls
-/// back to the deepest enclosing key found in the file.
-fn line_of(source: &str, path: &[&str]) -> Option<usize> {
-    let doc: toml_edit::Document<&str> = toml_edit::Document::parse(source).ok()?;
-    let mut table: &dyn toml_edit::TableLike = doc.as_table();
-    let mut best = None;
-    let mut i = 0;
-    while i < path.len() {
-        let Some((k, v)) = table.get_key_value(path[i]) else {
-            return best;
-        };
-        best = k.span().map(|s| line_at(source, s.start)).or(best);
-        match path.get(i + 1).and_then(|p| p.parse::<usize>().ok()) {
-            Some(n) => {
-                let Some(t) = v.as_array_of_tables().and_then(|a| a.get(n)) else {
-                    return best;
-                };
-                best = t.span().map(|s| line_at(source, s.start)).or(best);
-                table = t;
-                i += 2;
-            }
-            None => {
-                let Some(t) = v.as_table_like() else {
-                    return best;
-                };
-                table = t;
-                i += 1;
-            }
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::load_str;
@@ -378,17 +331,6 @@ mod tests {
         assert_eq!(c.config.web.listen, "127.0.0.1:8080");
         assert!(c.config.web.users.is_empty());
         assert!(!c.config.web.metrics.public);
-    }
-
-    #[test]
-    fn bad_hash_names_user_key_and_line() {
-        let e = check(
-            "[web]\nlisten = \"127.0.0.1:9\"\n[[web.users]]\nname = \"ann\"\npassword_hash = \"hunter2\"\nrole = \"admin\"\n",
-        )
-        .unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("web.users[0].password_hash"));
-        assert_eq!(e.line, Some(5), "{e}");
-        assert!(e.message.contains("vigil web hash-password"), "{e}");
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The imports a plugin is granted, and nothing else.
 //!
 //! `log`, `query`, `state-get` / `state-set` / `state-delete`, `now`. Each call counts
-//! against the per-call budget ([`super::Limits::max_host_calls`]); past it the call
+//! against the per-call budget ([`crate::config::Limits::max_host_calls`]); past it the call
 //! traps and the instance is discarded. State writes are buffered in [`HostState`] and
 //! reach the store only if the whole evaluation succeeds.
 
-use super::bindings::vigil::plugin::host::{Host, LogLevel, SeriesData, SeriesQuery};
-use super::bindings::vigil::plugin::{inputs, outputs, types};
-use super::runtime::Limits;
+use crate::config::Limits;
+use crate::contract::bindings::vigil::plugin::host::{Host, LogLevel, SeriesData, SeriesQuery};
+use crate::contract::bindings::vigil::plugin::{inputs, outputs, types};
 use crate::store::{SeriesKey, StateChange, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;

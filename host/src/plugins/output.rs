@@ -3,7 +3,7 @@
 //! The SDK's `testing::validate_output` applies the same rules natively so that plugin
 //! authors see refusals in `cargo test`; keep the two in step.
 
-use super::types::Output;
+use crate::contract::Output;
 
 /// Longest accepted name (alert, series, check), bytes.
 pub const MAX_NAME_BYTES: usize = 128;
@@ -187,7 +187,7 @@ pub fn validate(out: &Output) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::types::ValidatorSeries;
+    use crate::contract::ValidatorSeries;
 
     fn output(series: Vec<ValidatorSeries>) -> Output {
         Output {

@@ -11,7 +11,7 @@
 
 use super::PluginError;
 use super::runtime::{Evaluated, Instance, PluginModule, Runtime};
-use super::types::{Input, InputKind};
+use crate::contract::{Input, InputKind};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -18,11 +18,11 @@
 //! - State written during a failed call never reaches the store.
 //! - Plugin calls are blocking and CPU-bound: callers run them off the async runtime.
 
-use super::bindings::{VigilPlugin, VigilPluginPre};
 use super::cache::CompiledCache;
 use super::host_api::HostState;
-use super::types::{Input, Manifest, Output};
 use super::{PluginError, contract, output};
+use crate::contract::bindings::{VigilPlugin, VigilPluginPre};
+use crate::contract::{Input, Manifest, Output};
 use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -35,35 +35,7 @@ use wasmtime::{Engine, Trap};
 /// One epoch tick: the resolution of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// The sandbox limits applied to every call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// Linear memory cap per instance, bytes.
-    pub memory_bytes: usize,
-    /// Table elements cap per instance.
-    pub table_elements: usize,
-    /// Wall-clock budget of one call.
-    pub cpu_deadline: Duration,
-    /// Largest accepted output, bytes (strings plus 8 bytes per number).
-    pub max_output_bytes: usize,
-    /// Imports a plugin may call during one call.
-    pub max_host_calls: u32,
-}
-
-impl Default for Limits {
-    /// 64 MiB holds 100k validators' columns several times over; 1 s is 50× what the
-    /// built-in plugins need for 10k validators; 10k host calls allow per-validator
-    /// state reads for small setups while stopping a runaway loop of calls.
-    fn default() -> Limits {
-        Limits {
-            memory_bytes: 64 << 20,
-            table_elements: 100_000,
-            cpu_deadline: Duration::from_millis(1000),
-            max_output_bytes: 16 << 20,
-            max_host_calls: 10_000,
-        }
-    }
-}
+pub use crate::config::Limits;
 
 /// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.
 struct Ticker {

@@ -2,7 +2,19 @@
 //! zig-zag, a byte cursor, and bit streams written and read most significant bit first.
 //! Reading never panics on short or bad input: it returns [`CodecError`].
 
-use super::codec::CodecError;
+use std::fmt;
+
+/// Bytes that are not a chunk this build can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(pub(crate) &'static str);
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "undecodable chunk: {}", self.0)
+    }
+}
+
+impl std::error::Error for CodecError {}
 
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64

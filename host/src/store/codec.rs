@@ -29,7 +29,6 @@
 use super::bits::{
     BitReader, BitWriter, ByteReader, fits, mask, put_ivarint, put_uvarint, sign_extend,
 };
-use std::fmt;
 
 /// Format tag of a sealed chunk; a new layout takes a new tag.
 const TAG_SEALED: u8 = 1;
@@ -64,17 +63,7 @@ impl ValueMode {
     }
 }
 
-/// Bytes that are not a chunk this build can read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodecError(pub(crate) &'static str);
-
-impl fmt::Display for CodecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "undecodable chunk: {}", self.0)
-    }
-}
-
-impl std::error::Error for CodecError {}
+pub use super::bits::CodecError;
 
 /// Why [`OpenChunk::push`] did not take a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -66,12 +66,12 @@ async fn index() -> Json<Value> {
 
 /// The overview's figures and one row per validator.
 pub fn summary_json(st: &Shared) -> Value {
-    let alerts = alerts::rows(&st.daemon);
-    let s = st.daemon.findings().read();
+    let alerts = alerts::rows(&st.parts);
+    let s = st.parts.findings().read();
     summary_value(&s, &alerts)
 }
 
-/// `GET /api/v1/summary`'s body (also built by `vigil summary` without a daemon).
+/// `GET /api/v1/summary`'s body (also built by `vigil summary` without a parts).
 pub fn summary_value(s: &crate::findings::Snapshot, alerts: &[alerts::AlertRow]) -> Value {
     let f = super::pages::overview::figures(s);
     json!({
@@ -113,7 +113,7 @@ async fn summary(State(st): State<Shared>) -> Json<Value> {
 }
 
 async fn validators(State(st): State<Shared>) -> Json<Value> {
-    let s = st.daemon.findings().read();
+    let s = st.parts.findings().read();
     Json(json!({ "epoch": s.epoch, "validators": validator_rows(&s) }))
 }
 
@@ -123,10 +123,10 @@ async fn one_validator(State(st): State<Shared>, Path(index): Path<String>) -> R
     };
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let alerts = alerts::rows(&st2.daemon);
-        let s = st2.daemon.findings().read();
+        let alerts = alerts::rows(&st2.parts);
+        let s = st2.parts.findings().read();
         let v = s.validators.get(&index)?;
-        let d = validator::load(st2.daemon.store(), &s, index);
+        let d = validator::load(st2.parts.store(), &s, index);
         let mut scores = serde_json::Map::new();
         for f in s.plugins.values() {
             for (k, m) in &f.scores {
@@ -157,7 +157,7 @@ async fn one_validator(State(st): State<Shared>, Path(index): Path<String>) -> R
 }
 
 async fn list_alerts(State(st): State<Shared>) -> Json<Value> {
-    Json(json!({ "alerts": alerts::rows(&st.daemon) }))
+    Json(json!({ "alerts": alerts::rows(&st.parts) }))
 }
 
 fn action(r: Result<Value, alerts::ActionError>) -> Response {
@@ -172,11 +172,11 @@ async fn ack(
     Extension(who): Extension<Principal>,
     Path(fp): Path<String>,
 ) -> Response {
-    action(alerts::ack(&st.daemon, &fp, &who.name).map(|_| json!({"acked": fp})))
+    action(alerts::ack(&st.parts, &fp, &who.name).map(|_| json!({"acked": fp})))
 }
 
 async fn list_silences(State(st): State<Shared>) -> Json<Value> {
-    Json(json!({ "silences": alerts::silences(&st.daemon) }))
+    Json(json!({ "silences": alerts::silences(&st.parts) }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,7 +209,7 @@ async fn add_silence(
         }
     };
     action(
-        alerts::silence(&st.daemon, &s.matchers, s.hours, &who.name, &s.comment)
+        alerts::silence(&st.parts, &s.matchers, s.hours, &who.name, &s.comment)
             .map(|id| json!({ "id": id })),
     )
 }
@@ -219,11 +219,11 @@ async fn expire_silence(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    action(alerts::expire(&st.daemon, &id, &who.name).map(|_| json!({ "expired": id })))
+    action(alerts::expire(&st.parts, &id, &who.name).map(|_| json!({ "expired": id })))
 }
 
 async fn scores(State(st): State<Shared>) -> Json<Value> {
-    let s = st.daemon.findings().read();
+    let s = st.parts.findings().read();
     let mut validator_scores = serde_json::Map::new();
     for (plugin, f) in &s.plugins {
         for (k, m) in &f.scores {
@@ -237,7 +237,7 @@ async fn scores(State(st): State<Shared>) -> Json<Value> {
 }
 
 async fn earnings(State(st): State<Shared>) -> Json<Value> {
-    let s = st.daemon.findings().read();
+    let s = st.parts.findings().read();
     let series: Vec<&crate::findings::SeriesValue> =
         s.plugins.values().flat_map(|f| f.series.values()).collect();
     let income: serde_json::Map<String, Value> = s
@@ -253,8 +253,8 @@ async fn earnings(State(st): State<Shared>) -> Json<Value> {
 }
 
 async fn list_plugins(State(st): State<Shared>) -> Json<Value> {
-    let (rows, errors) = plugins::rows(&st.daemon);
-    let findings = st.daemon.findings().read();
+    let (rows, errors) = plugins::rows(&st.parts);
+    let findings = st.parts.findings().read();
     Json(json!({
         "plugins": rows,
         "refused_files": errors.iter().map(|(f, e)| json!({"file": f, "reason": e})).collect::<Vec<_>>(),
@@ -273,14 +273,14 @@ async fn reload_plugins(
     Extension(who): Extension<Principal>,
 ) -> Json<Value> {
     let st2 = st.clone();
-    let text = tokio::task::spawn_blocking(move || plugins::reload(&st2.daemon, &who.name))
+    let text = tokio::task::spawn_blocking(move || plugins::reload(&st2.parts, &who.name))
         .await
         .unwrap_or_default();
     Json(json!({ "result": text }))
 }
 
 async fn config(State(st): State<Shared>) -> Json<Value> {
-    let cfg = st.daemon.config();
+    let cfg = st.parts.config();
     Json(json!({
         "file": cfg.file.display().to_string(),
         "effective": super::config_edit::effective_json(&cfg),
@@ -312,9 +312,9 @@ async fn put_config(
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
         if b.dry_run {
-            super::config_edit::prepare(&st2.daemon, &b.text).map(|_| false)
+            super::config_edit::prepare(&st2.parts, &b.text).map(|_| false)
         } else {
-            super::config_edit::apply(&st2.daemon, &b.text, &who.name)
+            super::config_edit::apply(&st2.parts, &b.text, &who.name)
         }
     })
     .await;
@@ -351,14 +351,14 @@ async fn report(State(st): State<Shared>, Query(q): Query<ReportQuery>) -> Respo
     };
     let st2 = st.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let alerts = alerts::rows(&st2.daemon);
-        let snap = st2.daemon.findings().read();
+        let alerts = alerts::rows(&st2.parts);
+        let snap = st2.parts.findings().read();
         crate::report::build(
-            st2.daemon.store(),
+            st2.parts.store(),
             &snap,
             &alerts,
             period,
-            crate::daemon::now_ms(),
+            crate::clock::now_ms(),
         )
     })
     .await;

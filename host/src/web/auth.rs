@@ -17,26 +17,34 @@ use std::time::{Duration, Instant};
 /// Name of the session cookie.
 pub const COOKIE: &str = "vigil_session";
 
-/// Who made a request, and how.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    pub name: String,
-    pub role: Role,
-    /// The session's CSRF token; `None` for bearer tokens (no cookie, no CSRF risk).
-    pub csrf: Option<String>,
-}
-
-impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
+pub use crate::view::Principal;
 
 /// Is this a usable argon2 PHC hash?
 pub fn check_hash(phc: &str) -> Result<(), String> {
     let h = PasswordHash::new(phc).map_err(|e| format!("not an argon2 PHC string ({e})"))?;
     if !h.algorithm.as_str().starts_with("argon2") {
         return Err(format!("algorithm {} is not argon2", h.algorithm.as_str()));
+    }
+    Ok(())
+}
+
+/// Check every `[[web.users]]` password hash, naming the user, key and line of the
+/// first that is not a usable argon2 hash (part of every config check: see
+/// `daemon::check_config`).
+pub fn check_users(cfg: &crate::config::LoadedConfig) -> Result<(), crate::config::ConfigError> {
+    for (i, u) in cfg.config.web.users.iter().enumerate() {
+        if let Err(e) = check_hash(&u.password_hash) {
+            let idx = i.to_string();
+            return Err(crate::config::ConfigError {
+                file: cfg.file.clone(),
+                line: crate::config::line_of(&cfg.source, &["web", "users", &idx, "password_hash"]),
+                key: Some(format!("web.users[{i}].password_hash")),
+                message: format!(
+                    "user {:?}: {e}; create one with `vigil web hash-password`",
+                    u.name
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -340,6 +348,19 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_hash_names_user_key_and_line() {
+        let cfg = crate::config::load_str(
+            std::path::Path::new("/etc/vigil/vigil.toml"),
+            "[web]\nlisten = \"127.0.0.1:9\"\n[[web.users]]\nname = \"ann\"\npassword_hash = \"hunter2\"\nrole = \"admin\"\n",
+        )
+        .expect("the file itself is valid");
+        let e = check_users(&cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("web.users[0].password_hash"));
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("vigil web hash-password"), "{e}");
+    }
     use crate::config::web::{WebConfig, WebUser};
 
     fn auth(per_minute: u32) -> Auth {

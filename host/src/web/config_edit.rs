@@ -11,7 +11,7 @@
 //! invalid edit is refused with its key, line and reason and nothing changes.
 
 use crate::config::{ConfigError, LoadedConfig};
-use crate::daemon::Daemon;
+use crate::web::Parts;
 use toml_edit::{DocumentMut, Item, Value};
 
 /// What a secret looks like on the page and in the API.
@@ -299,8 +299,8 @@ fn join(a: &str, b: &str) -> String {
 
 /// Validate an edited (redacted) text against the running config without applying it:
 /// the full text that would be written.
-pub fn prepare(daemon: &Daemon, edited: &str) -> Result<String, EditError> {
-    let cfg = daemon.config();
+pub fn prepare(parts: &Parts, edited: &str) -> Result<String, EditError> {
+    let cfg = parts.config();
     let mut doc = edited.parse::<DocumentMut>().map_err(|e| {
         let line = e
             .span()
@@ -325,30 +325,17 @@ pub fn prepare(daemon: &Daemon, edited: &str) -> Result<String, EditError> {
         return Err(EditError::Placeholder { key });
     }
     let text = doc.to_string();
-    let new = crate::config::load_str(&cfg.file, &text).map_err(EditError::Invalid)?;
-    daemon
-        .registry()
-        .check_configs(&new.plugin_configs())
-        .map_err(|e| match e {
-            crate::plugins::PluginError::Config {
-                plugin,
-                key,
-                message,
-            } => EditError::Invalid(new.plugin_error(&plugin, key.as_deref(), &message)),
-            other => EditError::Invalid(ConfigError {
-                file: new.file.clone(),
-                line: None,
-                key: None,
-                message: other.to_string(),
-            }),
-        })?;
+    // Every check a reload makes (plugin tables against their plugins included).
+    parts
+        .check_config(&cfg.file, &text)
+        .map_err(EditError::Invalid)?;
     Ok(text)
 }
 
 /// Validate, write atomically and apply an edited text; `who` is logged.
-pub fn apply(daemon: &Daemon, edited: &str, who: &str) -> Result<bool, EditError> {
-    let text = prepare(daemon, edited)?;
-    let cfg = daemon.config();
+pub fn apply(parts: &Parts, edited: &str, who: &str) -> Result<bool, EditError> {
+    let text = prepare(parts, edited)?;
+    let cfg = parts.config();
     if text == cfg.source {
         return Ok(false);
     }
@@ -359,7 +346,7 @@ pub fn apply(daemon: &Daemon, edited: &str, who: &str) -> Result<bool, EditError
             file: cfg.file.display().to_string(),
             reason: e.to_string(),
         })?;
-    let applied = daemon.reload_config().map_err(EditError::Refused)?;
+    let applied = parts.reload_config().map_err(EditError::Refused)?;
     tracing::info!(user = who, file = %cfg.file.display(), "config changed from the dashboard");
     Ok(applied)
 }

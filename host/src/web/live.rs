@@ -18,7 +18,7 @@ pub const COALESCE: Duration = Duration::from_millis(100);
 
 /// The data of an `update` event.
 pub fn update_data(state: &Shared) -> String {
-    let s = state.daemon.findings().read();
+    let s = state.parts.findings().read();
     serde_json::json!({ "slot": s.slot, "epoch": s.epoch, "updated_ms": s.updated_ms }).to_string()
 }
 
@@ -26,7 +26,7 @@ pub fn update_data(state: &Shared) -> String {
 pub async fn events(
     State(state): State<Shared>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.daemon.findings().subscribe();
+    let rx = state.parts.findings().subscribe();
     let stream = futures_util::stream::unfold((state, rx), |(state, mut rx)| async move {
         rx.changed().await.ok()?;
         tokio::time::sleep(COALESCE).await;

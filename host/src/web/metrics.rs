@@ -333,10 +333,10 @@ pub fn render(samples: &[Sample]) -> String {
 }
 
 /// The samples for this daemon now.
-pub fn collect_from(daemon: &crate::daemon::Daemon) -> Vec<Sample> {
-    let cfg = daemon.config();
+pub fn collect_from(parts: &crate::web::Parts) -> Vec<Sample> {
+    let cfg = parts.config();
     let m = &cfg.config.web.metrics;
-    let plugins: Vec<_> = daemon
+    let plugins: Vec<_> = parts
         .registry()
         .current()
         .plugins
@@ -349,8 +349,8 @@ pub fn collect_from(daemon: &crate::daemon::Daemon) -> Vec<Sample> {
             )
         })
         .collect();
-    let alerts = super::pages::alerts::counts(daemon);
-    let snap = daemon.findings().read();
+    let alerts = super::pages::alerts::counts(parts);
+    let snap = parts.findings().read();
     samples(
         &snap,
         &plugins,
@@ -364,7 +364,7 @@ pub fn collect_from(daemon: &crate::daemon::Daemon) -> Vec<Sample> {
 
 /// `GET /metrics`: public when configured, else a bearer token or a session.
 pub async fn handler(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let public = state.daemon.config().config.web.metrics.public;
+    let public = state.parts.config().config.web.metrics.public;
     if !public && super::principal(&state, &headers).is_none() {
         return super::refuse(
             StatusCode::UNAUTHORIZED,
@@ -372,7 +372,7 @@ pub async fn handler(State(state): State<Shared>, headers: HeaderMap) -> Respons
             "credentials required: configure Prometheus with `authorization: {credentials: <token>}` or set [web.metrics] public = true",
         );
     }
-    let body = render(&collect_from(&state.daemon));
+    let body = render(&collect_from(&state.parts));
     (
         [(
             header::CONTENT_TYPE,

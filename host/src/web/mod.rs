@@ -15,15 +15,14 @@
 pub mod api;
 pub mod auth;
 pub mod config_edit;
-pub mod html;
 pub mod live;
 pub mod metrics;
 pub mod pages;
+mod parts;
 pub mod remote_write;
 mod tls;
 
 use crate::config::web::Role;
-use crate::daemon::Daemon;
 use auth::{Auth, COOKIE, LoginError, Principal};
 use axum::Router;
 use axum::body::Body;
@@ -32,6 +31,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+pub use parts::Parts;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ const MAX_BODY: usize = 1 << 20;
 
 /// What every handler can reach.
 pub struct WebState {
-    pub daemon: Arc<Daemon>,
+    pub parts: Arc<Parts>,
     pub auth: Auth,
     /// Served over TLS: cookies get `Secure`.
     pub tls: bool,
@@ -70,8 +70,8 @@ pub type Shared = Arc<WebState>;
 
 impl WebState {
     /// State for the daemon's current config; fails when an API token cannot be read.
-    pub fn new(daemon: Arc<Daemon>) -> anyhow::Result<Shared> {
-        let cfg = daemon.config();
+    pub fn new(parts: Arc<Parts>) -> anyhow::Result<Shared> {
+        let cfg = parts.config();
         let auth = Auth::new(&cfg.config.web, &cfg.web.token_files, cfg.web.session_ttl)?;
         if cfg.config.web.users.is_empty() {
             auth.bootstrap_admin(&initial_password_file(&cfg))?;
@@ -80,13 +80,13 @@ impl WebState {
             tls: cfg.web.tls.is_some(),
             auth,
             auth_source: Mutex::new(cfg.source.clone()),
-            daemon,
+            parts,
         }))
     }
 
     /// Re-read users and tokens when the config changed since they were read.
     fn refresh_auth(&self) {
-        let cfg = self.daemon.config();
+        let cfg = self.parts.config();
         let mut src = self.auth_source.lock().unwrap_or_else(|e| e.into_inner());
         if *src != cfg.source {
             match self.auth.reload(&cfg.config.web, &cfg.web.token_files) {
@@ -199,7 +199,7 @@ pub fn refuse(status: StatusCode, api: bool, text: &str) -> Response {
     } else {
         (
             status,
-            Html(html::page(
+            Html(crate::view::html::page(
                 "Refused",
                 "",
                 None,
@@ -207,7 +207,7 @@ pub fn refuse(status: StatusCode, api: bool, text: &str) -> Response {
                 &format!(
                     "<h1>{}</h1>{}<p><a href=\"/\">Back to the overview</a></p>",
                     status.as_u16(),
-                    html::msg("err", text)
+                    crate::view::html::msg("err", text)
                 ),
             )),
         )
@@ -354,19 +354,19 @@ async fn login_page(State(state): State<Shared>, Query(q): Query<NextQuery>) -> 
     state.refresh_auth();
     let mut body = String::from("<h1>Log in</h1>");
     if let Some(e) = &q.error {
-        body.push_str(&html::msg("err", e));
+        body.push_str(&crate::view::html::msg("err", e));
     }
     if !state.auth.has_configured_users() {
-        body.push_str(&html::msg(
+        body.push_str(&crate::view::html::msg(
             "info",
             "First start: log in as \"admin\" with the password in the file `initial-admin-password` beside the store. Then create your own user: `vigil web hash-password`, and a [[web.users]] entry (name, password_hash, role = \"admin\") in the config; it applies without a restart and ends the first-start login.",
         ));
     }
     body.push_str(&format!(
         "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\"><p><label>User <input name=\"user\" autocomplete=\"username\" required></label></p><p><label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p><p><button type=\"submit\">Log in</button></p></form>",
-        html::esc(&safe_next(q.next.as_deref()))
+        crate::view::html::esc(&safe_next(q.next.as_deref()))
     ));
-    Html(html::page("Log in", "", None, false, &body))
+    Html(crate::view::html::page("Log in", "", None, false, &body))
 }
 
 #[derive(Deserialize)]
@@ -391,7 +391,7 @@ async fn login(
     match result {
         Ok(Ok(id)) => {
             let secure = if state.tls { "; Secure" } else { "" };
-            let ttl = state.daemon.config().web.session_ttl.as_secs();
+            let ttl = state.parts.config().web.session_ttl.as_secs();
             let cookie =
                 format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}");
             let mut r = Redirect::to(&next).into_response();
@@ -446,10 +446,11 @@ async fn logout(
 }
 
 /// Bind and serve on the daemon's runtime; prints the URL and first-login steps.
-pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let cfg = daemon.config();
+pub async fn serve(parts: Parts) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let parts = Arc::new(parts);
+    let cfg = parts.config();
     let settings = cfg.web.clone();
-    let state = WebState::new(daemon.clone())?;
+    let state = WebState::new(parts.clone())?;
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -484,16 +485,16 @@ pub async fn serve(daemon: Arc<Daemon>) -> anyhow::Result<tokio::task::JoinHandl
     }
     tracing::info!(url = %url, users, "dashboard listening");
     // Alert changes refresh open pages like new findings do.
-    let feed_daemon = daemon.clone();
+    let feed_parts = parts.clone();
     tokio::spawn(async move {
-        let mut rx = feed_daemon.alerts().subscribe();
+        let mut rx = feed_parts.alerts().subscribe();
         while let Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) = rx.recv().await
         {
-            feed_daemon.findings().touch();
+            feed_parts.findings().touch();
         }
     });
     if let Some(rw) = &cfg.config.web.remote_write {
-        tokio::spawn(remote_write::run(daemon.clone(), rw.url.clone()));
+        tokio::spawn(remote_write::run(parts.clone(), rw.url.clone()));
     }
     let handle = match &settings.tls {
         Some((cert, key)) => {

@@ -10,7 +10,7 @@
 //! store keeps the history).
 
 use super::metrics::Sample;
-use crate::daemon::Daemon;
+use crate::web::Parts;
 use std::sync::Arc;
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -101,15 +101,15 @@ pub async fn push(
 
 /// Push every `[web.remote_write] interval` while the daemon runs. The URL given is
 /// the one at start; a changed URL applies after a restart (logged by the reload).
-pub async fn run(daemon: Arc<Daemon>, url: String) {
-    let http = match crate::collect::http::http_client() {
+pub async fn run(parts: Arc<Parts>, url: String) {
+    let http = match crate::net::http_client() {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("remote write disabled: cannot build the HTTP client: {e}");
             return;
         }
     };
-    let instance = daemon.config().config.web.listen.clone();
+    let instance = parts.config().config.web.listen.clone();
     let extra = vec![
         ("job".to_string(), "vigil".to_string()),
         ("instance".to_string(), instance),
@@ -117,15 +117,15 @@ pub async fn run(daemon: Arc<Daemon>, url: String) {
     let mut last_error: Option<String> = None;
     tracing::info!(url = %redacted(&url), "remote write on");
     loop {
-        let cfg = daemon.config();
+        let cfg = parts.config();
         let interval = cfg.web.push_interval;
         let Some(rw) = cfg.config.web.remote_write.clone() else {
             tracing::info!("remote write off (removed from the config)");
             return;
         };
         let secret = match (&rw.password_env, &cfg.web.push_secret_file) {
-            (Some(var), _) => Some(crate::channels::secret::Secret::from_env(var)),
-            (None, Some(f)) => Some(crate::channels::secret::Secret::from_file(f)),
+            (Some(var), _) => Some(crate::config::secret::Secret::from_env(var)),
+            (None, Some(f)) => Some(crate::config::secret::Secret::from_file(f)),
             (None, None) => None,
         };
         let secret = match secret.transpose() {
@@ -142,8 +142,8 @@ pub async fn run(daemon: Arc<Daemon>, url: String) {
         let auth = secret
             .as_ref()
             .map(|p| (rw.username.as_deref().unwrap_or(""), p.expose()));
-        let samples = super::metrics::collect_from(&daemon);
-        let result = match compress(&encode(&samples, &extra, crate::daemon::now_ms())) {
+        let samples = super::metrics::collect_from(&parts);
+        let result = match compress(&encode(&samples, &extra, crate::clock::now_ms())) {
             Ok(body) => push(&http, &url, auth, body).await,
             Err(e) => Err(e),
         };
@@ -204,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_endpoint_is_an_error_naming_it() {
-        let http = crate::collect::http::http_client().unwrap();
+        let http = crate::net::http_client().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -15,7 +15,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS acceptor from PEM files.
 pub(crate) fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
-    crate::collect::http::install_tls_provider();
+    crate::net::install_tls_provider();
     let read = |p: &Path| {
         std::fs::read(p).map_err(|e| anyhow::anyhow!("[web.tls] cannot read {}: {e}", p.display()))
     };

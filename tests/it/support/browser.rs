@@ -40,7 +40,7 @@ impl Drop for Browser {
 
 impl Browser {
     pub(crate) async fn start() -> Browser {
-        vigil::collect::http::install_tls_provider();
+        vigil::net::install_tls_provider();
         let port = super::web::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))

@@ -8,7 +8,7 @@ pub(crate) mod web;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vigil::plugins::types::{ConsensusNode, Input, NodeInput, SystemInfo};
+use vigil::contract::{ConsensusNode, Input, NodeInput, SystemInfo};
 use vigil::plugins::{Limits, Registry, Runtime};
 use vigil::store::Store;
 
@@ -131,7 +131,7 @@ pub(crate) async fn replay_and_collector(
     )
     .await
     .unwrap();
-    let http = vigil::daemon::http_client().unwrap();
+    let http = vigil::net::http_client().unwrap();
     let chain = vigil::collect::chain::ChainCollector::new(
         "devnet",
         &[("replay".into(), replay.beacon_url())],

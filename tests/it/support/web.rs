@@ -49,7 +49,7 @@ impl Server {
         std::fs::write(&file, &text).unwrap();
         let cfg = vigil::config::load(&file).unwrap();
         let daemon = Daemon::start(cfg).unwrap();
-        let state = vigil::web::WebState::new(daemon.clone()).unwrap();
+        let state = vigil::web::WebState::new(std::sync::Arc::new(daemon.web_parts())).unwrap();
         let app = vigil::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
@@ -107,7 +107,7 @@ impl FormExt for reqwest::RequestBuilder {
 
 impl Client {
     pub(crate) fn new(base: &str) -> Client {
-        vigil::collect::http::install_tls_provider();
+        vigil::net::install_tls_provider();
         Client {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -1,45 +1,17 @@
 //! Alerts and silences: the alert engine's active alerts, their history, silences;
 //! admins acknowledge, silence (from an alert or by matchers) and expire silences.
 
-use crate::daemon::Daemon;
+use crate::view::html::{self, esc, pill};
+use crate::web::Parts;
 use crate::web::Shared;
 use crate::web::auth::Principal;
-use crate::web::html::{self, esc, pill};
 use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-/// An alert as the pages show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlertRow {
-    pub fingerprint: String,
-    pub name: String,
-    pub labels: Vec<(String, String)>,
-    pub severity: String,
-    pub state: String,
-    pub since_ms: i64,
-    pub summary: String,
-    pub validators: Vec<u64>,
-    pub affected_count: u64,
-    pub silenced: bool,
-    pub inhibited: bool,
-    pub acked_by: Option<String>,
-}
-
-impl AlertRow {
-    /// Is it about this validator (listed, or its node's duty alert)?
-    pub fn concerns_validator(&self, index: u64, node: Option<&str>) -> bool {
-        self.validators.contains(&index)
-            || self
-                .labels
-                .iter()
-                .any(|(k, v)| k == "validator" && *v == index.to_string())
-            || (self.validators.is_empty()
-                && node.is_some_and(|n| self.labels.iter().any(|(k, v)| k == "node" && v == n)))
-    }
-}
+pub use crate::view::AlertRow;
 
 /// A silence as the pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,7 +33,7 @@ pub struct ActionError {
 }
 
 /// The active alerts, most severe and newest first.
-pub fn rows(d: &Daemon) -> Vec<AlertRow> {
+pub fn rows(d: &Parts) -> Vec<AlertRow> {
     let mut rows = source::active(d);
     rows.sort_by(|a, b| {
         crate::findings::priority_rank(&a.severity)
@@ -79,7 +51,7 @@ pub fn rows_from_store(
     let engine = crate::alerts::Settings::from_loaded(cfg)
         .map_err(|e| e.to_string())
         .and_then(|s| {
-            crate::alerts::Engine::new(s, store, std::sync::Arc::new(crate::alerts::SystemClock))
+            crate::alerts::Engine::new(s, store, std::sync::Arc::new(crate::clock::SystemClock))
                 .map_err(|e| e.to_string())
         });
     match engine {
@@ -92,7 +64,7 @@ pub fn rows_from_store(
 }
 
 /// `(state, severity, count)` for `/metrics`.
-pub fn counts(d: &Daemon) -> Vec<(String, String, usize)> {
+pub fn counts(d: &Parts) -> Vec<(String, String, usize)> {
     let mut m: std::collections::BTreeMap<(String, String), usize> = Default::default();
     for a in source::active(d) {
         *m.entry((a.state, a.severity)).or_default() += 1;
@@ -101,12 +73,12 @@ pub fn counts(d: &Daemon) -> Vec<(String, String, usize)> {
 }
 
 /// Silences (active and pending first).
-pub fn silences(d: &Daemon) -> Vec<SilenceRow> {
+pub fn silences(d: &Parts) -> Vec<SilenceRow> {
     source::silences(d)
 }
 
 /// Acknowledge an alert.
-pub fn ack(d: &Daemon, fingerprint: &str, who: &str) -> Result<(), ActionError> {
+pub fn ack(d: &Parts, fingerprint: &str, who: &str) -> Result<(), ActionError> {
     source::ack(d, fingerprint, who)?;
     d.findings().touch();
     Ok(())
@@ -114,7 +86,7 @@ pub fn ack(d: &Daemon, fingerprint: &str, who: &str) -> Result<(), ActionError> 
 
 /// Create a silence from `name=value` matchers lasting `hours`; its id.
 pub fn silence(
-    d: &Daemon,
+    d: &Parts,
     matchers: &[String],
     hours: f64,
     who: &str,
@@ -133,7 +105,7 @@ pub fn silence(
 }
 
 /// End a silence now.
-pub fn expire(d: &Daemon, id: &str, who: &str) -> Result<(), ActionError> {
+pub fn expire(d: &Parts, id: &str, who: &str) -> Result<(), ActionError> {
     source::expire_silence(d, id)?;
     tracing::info!(user = who, silence = %id, "silence expired from the dashboard");
     d.findings().touch();
@@ -239,7 +211,7 @@ pub fn render(
 }
 
 /// The newest alert events (the feed), newest first.
-pub fn feed(d: &Daemon, limit: usize) -> Vec<crate::alerts::AlertEvent> {
+pub fn feed(d: &Parts, limit: usize) -> Vec<crate::alerts::AlertEvent> {
     match d.alerts().history(None, limit) {
         Ok(mut v) => {
             v.reverse();
@@ -337,9 +309,9 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Html<String> {
     let body = render_with_feed(
-        &rows(&st.daemon),
-        &silences(&st.daemon),
-        &feed(&st.daemon, 50),
+        &rows(&st.parts),
+        &silences(&st.parts),
+        &feed(&st.parts, 50),
         &who,
         None,
     );
@@ -357,8 +329,8 @@ fn after_action(st: &Shared, who: &Principal, result: Result<String, ActionError
                 Some(who),
                 false,
                 &render(
-                    &rows(&st.daemon),
-                    &silences(&st.daemon),
+                    &rows(&st.parts),
+                    &silences(&st.parts),
                     who,
                     Some(("err", &e.message)),
                 ),
@@ -374,7 +346,7 @@ pub async fn ack_handler(
     Extension(who): Extension<Principal>,
     Path(fp): Path<String>,
 ) -> Response {
-    let r = ack(&st.daemon, &fp, &who.name).map(|_| String::new());
+    let r = ack(&st.parts, &fp, &who.name).map(|_| String::new());
     after_action(&st, &who, r)
 }
 
@@ -409,7 +381,7 @@ pub async fn silence_handler(
         .parse::<f64>()
         .unwrap_or(f64::NAN);
     let r = silence(
-        &st.daemon,
+        &st.parts,
         &split_matchers(&f.matchers),
         hours,
         &who.name,
@@ -424,15 +396,15 @@ pub async fn expire_handler(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    let r = expire(&st.daemon, &id, &who.name).map(|_| String::new());
+    let r = expire(&st.parts, &id, &who.name).map(|_| String::new());
     after_action(&st, &who, r)
 }
 
-/// Where alert state comes from: the alert engine (`daemon.alerts()`).
+/// Where alert state comes from: the alert engine (`parts.alerts()`).
 mod source {
     use super::{ActionError, AlertRow, SilenceRow};
     use crate::alerts::{AlertError, Engine, Matcher, Silence, SilenceState};
-    use crate::daemon::Daemon;
+    use crate::web::Parts;
     use axum::http::StatusCode;
 
     fn row(a: crate::alerts::Alert) -> AlertRow {
@@ -467,7 +439,7 @@ mod source {
         }
     }
 
-    pub(super) fn active(d: &Daemon) -> Vec<AlertRow> {
+    pub(super) fn active(d: &Parts) -> Vec<AlertRow> {
         d.alerts().active().into_iter().map(row).collect()
     }
 
@@ -475,8 +447,8 @@ mod source {
         e.active().into_iter().map(row).collect()
     }
 
-    pub(super) fn silences(d: &Daemon) -> Vec<SilenceRow> {
-        let now = crate::daemon::now_ms();
+    pub(super) fn silences(d: &Parts) -> Vec<SilenceRow> {
+        let now = crate::clock::now_ms();
         let mut rows: Vec<SilenceRow> = d
             .alerts()
             .silences()
@@ -502,12 +474,12 @@ mod source {
         rows
     }
 
-    pub(super) fn ack(d: &Daemon, fp: &str, who: &str) -> Result<(), ActionError> {
+    pub(super) fn ack(d: &Parts, fp: &str, who: &str) -> Result<(), ActionError> {
         d.alerts().ack(fp, who).map(|_| ()).map_err(err)
     }
 
     pub(super) fn add_silence(
-        d: &Daemon,
+        d: &Parts,
         m: &[String],
         hours: f64,
         who: &str,
@@ -521,7 +493,7 @@ mod source {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 message: format!("{e} (write name=value, name!=value, name=~regex or name!~regex, comma-separated)"),
             })?;
-        let now = crate::daemon::now_ms();
+        let now = crate::clock::now_ms();
         d.alerts()
             .add_silence(Silence {
                 id: String::new(),
@@ -537,7 +509,7 @@ mod source {
             .map_err(err)
     }
 
-    pub(super) fn expire_silence(d: &Daemon, id: &str) -> Result<(), ActionError> {
+    pub(super) fn expire_silence(d: &Parts, id: &str) -> Result<(), ActionError> {
         d.alerts().expire_silence(id).map(|_| ()).map_err(err)
     }
 }

@@ -4,9 +4,9 @@
 use crate::chart::{Band, Bar, Line, LineChart, XAxis, bar_chart, histogram, line_chart};
 use crate::findings::Snapshot;
 use crate::store::{SeriesKey, Store};
+use crate::view::html::{esc, pct};
 use crate::web::Shared;
 use crate::web::auth::Principal;
-use crate::web::html::{esc, pct};
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
@@ -51,7 +51,7 @@ fn range_ms(r: &str) -> i64 {
 
 /// Read the range's history.
 pub fn load(store: &Store, range: &str) -> History {
-    let now = crate::daemon::now_ms();
+    let now = crate::clock::now_ms();
     let from = now.saturating_sub(range_ms(range));
     let get = |name: &str, labels: &[(&str, &str)]| {
         let l: Vec<(String, String)> = labels
@@ -282,8 +282,8 @@ pub fn render(s: &Snapshot, h: &History, q: &AnalyticsQuery) -> String {
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.name),
-                crate::web::html::labels(&c.subject),
-                crate::web::html::pill(class, &c.status),
+                crate::view::html::labels(&c.subject),
+                crate::view::html::pill(class, &c.status),
                 esc(&c.text),
                 esc(p)
             );
@@ -305,8 +305,8 @@ pub async fn handler(
     let st2 = st.clone();
     let q2 = q.clone();
     let body = tokio::task::spawn_blocking(move || {
-        let h = load(st2.daemon.store(), q2.range.as_deref().unwrap_or("7d"));
-        render(&st2.daemon.findings().read(), &h, &q2)
+        let h = load(st2.parts.store(), q2.range.as_deref().unwrap_or("7d"));
+        render(&st2.parts.findings().read(), &h, &q2)
     })
     .await
     .unwrap_or_default();

@@ -1,10 +1,10 @@
 //! Configuration: the running config with secrets redacted; admins edit it here and
 //! the edit goes through validation and the daemon's hot-reload path.
 
+use crate::view::html::{self, esc};
 use crate::web::Shared;
 use crate::web::auth::Principal;
 use crate::web::config_edit::{self, EditError};
-use crate::web::html::{self, esc};
 use axum::extract::{Extension, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -47,7 +47,7 @@ pub async fn handler(
     Extension(who): Extension<Principal>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let cfg = st.daemon.config();
+    let cfg = st.parts.config();
     let text = config_edit::redacted_text(&cfg.source);
     // No live refresh here: it would overwrite an edit in progress.
     if headers.contains_key("x-fragment") {
@@ -91,7 +91,7 @@ pub async fn submit(
     let edited = text.clone();
     let result = tokio::task::spawn_blocking(move || {
         if apply {
-            config_edit::apply(&st2.daemon, &edited, &name).map(|changed| {
+            config_edit::apply(&st2.parts, &edited, &name).map(|changed| {
                 if changed {
                     "applied: the new configuration is in force".to_string()
                 } else {
@@ -99,11 +99,11 @@ pub async fn submit(
                 }
             })
         } else {
-            config_edit::prepare(&st2.daemon, &edited).map(|_| "valid (not applied)".to_string())
+            config_edit::prepare(&st2.parts, &edited).map(|_| "valid (not applied)".to_string())
         }
     })
     .await;
-    let cfg = st.daemon.config();
+    let cfg = st.parts.config();
     let file = cfg.file.display().to_string();
     match result {
         Ok(Ok(note)) => {

@@ -41,6 +41,12 @@ pub fn respond(
     if headers.contains_key("x-fragment") {
         Html(body)
     } else {
-        Html(super::html::page(title, active, Some(who), true, &body))
+        Html(crate::view::html::page(
+            title,
+            active,
+            Some(who),
+            true,
+            &body,
+        ))
     }
 }

@@ -2,9 +2,9 @@
 
 use super::alerts::AlertRow;
 use crate::findings::Snapshot;
+use crate::view::html::{self, esc, pct, pill};
 use crate::web::Shared;
 use crate::web::auth::Principal;
-use crate::web::html::{self, esc, pct, pill};
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
@@ -195,9 +195,9 @@ pub async fn handler(
     Query(q): Query<OverviewQuery>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let alerts = super::alerts::rows(&st.daemon);
+    let alerts = super::alerts::rows(&st.parts);
     let body = {
-        let s = st.daemon.findings().read();
+        let s = st.parts.findings().read();
         render(&s, &alerts, &who, q.page.unwrap_or(1))
     };
     super::respond(&headers, "Overview", "/", &who, body)

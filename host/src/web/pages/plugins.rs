@@ -1,9 +1,9 @@
 //! Plugins: what is loaded, how it runs, what failed; rescan and lift quarantines.
 
-use crate::daemon::Daemon;
+use crate::view::html::{self, esc, pill};
+use crate::web::Parts;
 use crate::web::Shared;
 use crate::web::auth::Principal;
-use crate::web::html::{self, esc, pill};
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
@@ -22,7 +22,7 @@ pub struct PluginRow {
 }
 
 /// Loaded plugins, and files that were refused (path, reason).
-pub fn rows(d: &Daemon) -> (Vec<PluginRow>, Vec<(String, String)>) {
+pub fn rows(d: &Parts) -> (Vec<PluginRow>, Vec<(String, String)>) {
     let set = d.registry().current();
     let rows = set
         .plugins
@@ -52,7 +52,7 @@ pub fn rows(d: &Daemon) -> (Vec<PluginRow>, Vec<(String, String)>) {
 }
 
 /// Rescan the folder and lift every quarantine; what changed, for the log and page.
-pub fn reload(d: &Daemon, who: &str) -> String {
+pub fn reload(d: &Parts, who: &str) -> String {
     let released: Vec<String> = d
         .registry()
         .current()
@@ -143,7 +143,7 @@ pub async fn handler(
     Extension(who): Extension<Principal>,
     headers: HeaderMap,
 ) -> Html<String> {
-    let (rows, errors) = rows(&st.daemon);
+    let (rows, errors) = rows(&st.parts);
     super::respond(
         &headers,
         "Plugins",
@@ -161,10 +161,10 @@ pub async fn reload_handler(
 ) -> Html<String> {
     let st2 = st.clone();
     let name = who.name.clone();
-    let note = tokio::task::spawn_blocking(move || reload(&st2.daemon, &name))
+    let note = tokio::task::spawn_blocking(move || reload(&st2.parts, &name))
         .await
         .unwrap_or_else(|_| "reload failed".into());
-    let (rows, errors) = rows(&st.daemon);
+    let (rows, errors) = rows(&st.parts);
     super::respond(
         &headers,
         "Plugins",

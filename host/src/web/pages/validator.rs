@@ -6,9 +6,9 @@ use crate::chart::{Line, LineChart, XAxis, line_chart};
 use crate::findings::{RecommendationView, Snapshot};
 use crate::model::ValidatorEpoch;
 use crate::store::{SeriesKey, Store};
+use crate::view::html::{self, esc, pct, pill};
 use crate::web::Shared;
 use crate::web::auth::Principal;
-use crate::web::html::{self, esc, pct, pill};
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +50,7 @@ pub fn load(store: &Store, snap: &Snapshot, index: u64) -> ValidatorData {
         Ok(rows) => d.history = rows,
         Err(e) => tracing::warn!(validator = index, "validator page: history not read: {e}"),
     }
-    let now = crate::daemon::now_ms();
+    let now = crate::clock::now_ms();
     let from = now - 7 * 86_400_000;
     for name in SERIES {
         let key = SeriesKey::new(name, &[("validator".to_string(), index.to_string())]);
@@ -303,9 +303,9 @@ pub async fn handler(
     };
     let (st2, who2) = (st.clone(), who.clone());
     let body = tokio::task::spawn_blocking(move || {
-        let snap = st2.daemon.findings().read();
-        let data = load(st2.daemon.store(), &snap, index);
-        let alerts = super::alerts::rows(&st2.daemon);
+        let snap = st2.parts.findings().read();
+        let data = load(st2.parts.store(), &snap, index);
+        let alerts = super::alerts::rows(&st2.parts);
         render(&snap, &data, &alerts, &who2)
     })
     .await

@@ -8,9 +8,9 @@
 //! Queued notifications survive restarts and config reloads: a receiver removed from
 //! the config keeps its last known settings until its queue is empty.
 
-use super::engine::Engine;
-use super::notification::{Attempt, DeliveryState, OutboxItem};
-use super::settings::Receiver;
+use crate::alerts::Engine;
+use crate::alerts::notification::{Attempt, DeliveryState, OutboxItem};
+use crate::alerts::settings::Receiver;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -212,12 +212,12 @@ async fn worker(
         let timeout = Duration::from_millis(r.timeout_ms as u64);
         let result = match tokio::time::timeout(
             timeout,
-            crate::channels::deliver(&r, &item.notification, &http),
+            super::deliver(&r, &item.notification, &http),
         )
         .await
         {
             Ok(r) => r,
-            Err(_) => Err(crate::channels::DeliveryError::transient(format!(
+            Err(_) => Err(super::DeliveryError::transient(format!(
                 "no answer within {} ms (timeout)",
                 timeout.as_millis()
             ))),

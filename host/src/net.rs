@@ -1,4 +1,5 @@
-//! The HTTP client the collectors share, and what a failed request means for an operator.
+//! The HTTP client the collectors, channels and remote write share, the TLS provider the
+//! whole process uses, and what a failed request means for an operator.
 //!
 //! Every request a collector makes has a deadline ([`REQUEST_TIMEOUT`] unless the
 //! collector is given another): a node that accepts a connection and never answers must

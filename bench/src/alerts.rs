@@ -9,13 +9,14 @@
 //! - `alerts_engine_new_alerts_per_s`: new alerts per second when 10k appear at once
 //!   (grouped into one notification, state committed in one transaction).
 
-use crate::alerts::{Engine, Settings, SystemClock};
-use crate::plugins::types::{AlertCondition, InputKind, Severity};
-use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigil::alerts::{Engine, Settings};
+use vigil::clock::SystemClock;
+use vigil::contract::{AlertCondition, InputKind, Severity};
+use vigil::store::Store;
 
 fn condition(name: &str, node: &str, validators: Vec<u64>) -> AlertCondition {
     let affected_count = validators.len() as u64;
@@ -32,7 +33,7 @@ fn condition(name: &str, node: &str, validators: Vec<u64>) -> AlertCondition {
 }
 
 fn engine(dir: &std::path::Path, toml: &str) -> anyhow::Result<Arc<Engine>> {
-    let cfg = crate::config::load_str(&dir.join("vigil.toml"), toml)
+    let cfg = vigil::config::load_str(&dir.join("vigil.toml"), toml)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let settings = Settings::from_loaded(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = Arc::new(Store::open(&dir.join("bench.redb"))?);
@@ -111,8 +112,8 @@ impl Drop for TempDir {
 }
 
 /// Run the suite; `add(name, value, unit)` reports a figure.
-pub fn run(add: &mut dyn FnMut(&str, f64, &'static str)) -> anyhow::Result<()> {
-    crate::collect::http::install_tls_provider();
+pub(crate) fn run(add: &mut dyn FnMut(&str, f64, &'static str)) -> anyhow::Result<()> {
+    vigil::net::install_tls_provider();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,9 +133,9 @@ pub fn run(add: &mut dyn FnMut(&str, f64, &'static str)) -> anyhow::Result<()> {
         ),
     )?;
     let delivery = rt.block_on(async {
-        anyhow::Ok(crate::alerts::outbox::spawn(
+        anyhow::Ok(vigil::channels::outbox::spawn(
             e.clone(),
-            crate::collect::http::http_client()?,
+            vigil::net::http_client()?,
         ))
     })?;
     let mut lat = Vec::new();

@@ -16,15 +16,15 @@
 //! empty on both sides for every run (the sandboxed runs have no store); in-memory
 //! caches (efficiency's windows, balance-earnings' ledger) stay warm on both.
 
-use crate::bench::Figure;
-use crate::plugins::types::{
+use crate::report::Figure;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use vigil::contract::{
     BlockOutcome, ClientVersion, ConsensusNode, ExecutionNode, Input, InputKind,
     MetricFamilySamples, NodeInput, SlotInput, SystemInfo,
 };
-use crate::plugins::{Limits, Runtime};
-use crate::term;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use vigil::plugins::{Limits, Runtime};
+use vigil::term;
 
 /// The shipped plugins, with the configuration benchmarked (threshold gets rules so it
 /// has work to do).
@@ -88,7 +88,7 @@ fn native(name: &str, config: &str) -> anyhow::Result<Box<dyn Native>> {
 /// The epoch before the measured one, given once before timing (income needs the
 /// previous epoch's balances).
 fn prime() -> Input {
-    let Input::Epoch(mut e) = crate::bench::epoch_input(VALIDATORS, 6) else {
+    let Input::Epoch(mut e) = crate::workload::epoch_input(VALIDATORS, 6) else {
         unreachable!("epoch_input builds an epoch")
     };
     for b in e.validators.balance.iter_mut() {
@@ -100,7 +100,7 @@ fn prime() -> Input {
 /// One mainnet epoch of inputs: the epoch, its 32 slots, 32 node ticks.
 fn workload() -> Vec<Input> {
     let epoch = 7u64;
-    let Input::Epoch(e) = crate::bench::epoch_input(VALIDATORS, epoch) else {
+    let Input::Epoch(e) = crate::workload::epoch_input(VALIDATORS, epoch) else {
         unreachable!("epoch_input builds an epoch")
     };
     let net = e.network.clone();
@@ -211,7 +211,7 @@ fn consensus(name: &str, peers: u64) -> ConsensusNode {
 }
 
 fn kind(i: &Input) -> InputKind {
-    crate::evaluate::kind_of(i)
+    vigil::evaluate::kind_of(i)
 }
 
 fn median(mut t: Vec<f64>) -> f64 {
@@ -220,7 +220,7 @@ fn median(mut t: Vec<f64>) -> f64 {
 }
 
 /// Run the suite; figures are printed as they are measured.
-pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
+pub(crate) fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
     let dir = dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("target/plugins"));
@@ -325,7 +325,7 @@ pub fn run(json: bool, dir: Option<&Path>) -> anyhow::Result<Vec<Figure>> {
         let s = Instant::now();
         let mut out = Vec::with_capacity(points);
         for vs in &series {
-            crate::evaluate::expand_validator_series(vs, 0, &mut out);
+            vigil::evaluate::expand_validator_series(vs, 0, &mut out);
         }
         expand_t.push(s.elapsed().as_secs_f64() * 1e3);
         std::hint::black_box(out);

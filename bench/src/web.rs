@@ -13,18 +13,18 @@
 //!   ≤ 1,000 ms;
 //! - `metrics_render_ms`: `GET /metrics` median (aggregates + 1,000 per-validator series).
 
-use crate::evaluate::{Evaluation, PluginResult};
-use crate::plugins::types::{
-    CheckStatus, Input, NodeInput, Output, Recommendation, SeriesPoint, Severity, SubjectScore,
-    SystemInfo, ValidatorScores, ValidatorSeries,
-};
 use anyhow::Context;
 use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use vigil::contract::{
+    CheckStatus, Input, NodeInput, Output, Recommendation, SeriesPoint, Severity, SubjectScore,
+    SystemInfo, ValidatorScores, ValidatorSeries,
+};
+use vigil::evaluate::{Evaluation, PluginResult};
 
 /// Watched validators.
-pub const VALIDATORS: usize = 10_000;
+pub(crate) const VALIDATORS: usize = 10_000;
 /// Stored epochs per validator.
 const EPOCHS: u64 = 64;
 
@@ -110,7 +110,7 @@ fn findings_for(input: &Input) -> Output {
             action_id: Some("raise_target_peers".into()),
         }],
         series,
-        checks: vec![crate::plugins::types::Check {
+        checks: vec![vigil::contract::Check {
             name: "peers".into(),
             subject: vec![],
             status: CheckStatus::Ok,
@@ -123,7 +123,7 @@ fn findings_for(input: &Input) -> Output {
 fn evaluation(input: &Input, now_ms: i64) -> Evaluation {
     Evaluation {
         generation: 1,
-        kind: crate::evaluate::kind_of(input),
+        kind: vigil::evaluate::kind_of(input),
         now_ms,
         results: vec![PluginResult {
             plugin: "bench".into(),
@@ -136,9 +136,9 @@ fn evaluation(input: &Input, now_ms: i64) -> Evaluation {
     }
 }
 
-fn outcome(v: u64, epoch: u64) -> crate::model::ValidatorEpoch {
+fn outcome(v: u64, epoch: u64) -> vigil::model::ValidatorEpoch {
     let missed = (v + epoch) % 97 == 3;
-    crate::model::ValidatorEpoch {
+    vigil::model::ValidatorEpoch {
         validator: v,
         epoch,
         status: 2,
@@ -159,7 +159,7 @@ fn outcome(v: u64, epoch: u64) -> crate::model::ValidatorEpoch {
 }
 
 /// Run the suite; `add(name, value, unit)` prints each figure.
-pub fn run(add: &mut dyn FnMut(&str, f64, &'static str)) -> anyhow::Result<()> {
+pub(crate) fn run(add: &mut dyn FnMut(&str, f64, &'static str)) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("vigil-bench-web-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("plugins"))?;
@@ -175,7 +175,7 @@ fn run_in(
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let hash = crate::web::auth::hash_password("bench-password")?;
+    let hash = vigil::web::auth::hash_password("bench-password")?;
     let cfg_text = format!(
         "[store]\npath = \"vigil.redb\"\n[plugins]\ndir = \"plugins\"\n[web]\nlisten = \"127.0.0.1:{port}\"\n\
          [[web.users]]\nname = \"bench\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n\
@@ -183,25 +183,25 @@ fn run_in(
     );
     let file = dir.join("vigil.toml");
     std::fs::write(&file, cfg_text)?;
-    let cfg = crate::config::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let daemon = crate::daemon::Daemon::start(cfg)?;
+    let cfg = vigil::config::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = vigil::daemon::Daemon::start(cfg)?;
 
     // The chain: identity, outcomes, and the latest epoch judged.
-    let net = crate::model::NetworkIdentity {
+    let net = vigil::model::NetworkIdentity {
         genesis_time: 1_700_000_000,
         genesis_validators_root: format!("0x{}", "ab".repeat(32)),
         chain_id: Some(1),
     };
     daemon
         .store()
-        .record_identity(&net, &crate::model::ChainSpec::MAINNET, 1_700_000_000_000)?;
+        .record_identity(&net, &vigil::model::ChainSpec::MAINNET, 1_700_000_000_000)?;
     let last = 100_000u64;
     for epoch in last - EPOCHS + 1..=last {
         let rows: Vec<_> = (0..VALIDATORS as u64).map(|v| outcome(v, epoch)).collect();
         daemon.store().put_outcomes(1, &rows)?;
     }
-    let input = crate::bench::epoch_input(VALIDATORS, last);
-    let now = crate::daemon::now_ms();
+    let input = crate::workload::epoch_input(VALIDATORS, last);
+    let now = vigil::clock::now_ms();
     daemon.findings().observe(&input, &evaluation(&input, now));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -209,19 +209,19 @@ fn run_in(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let state = crate::web::WebState::new(daemon.clone())?;
+        let state = vigil::web::WebState::new(std::sync::Arc::new(daemon.web_parts()))?;
         let session = state
             .auth
             .login("127.0.0.1".parse()?, "bench", "bench-password")
             .map_err(|e| anyhow::anyhow!("bench login: {e:?}"))?;
-        let app = crate::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = vigil::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let http = crate::collect::http::http_client()?;
+        let http = vigil::net::http_client()?;
         let base = format!("http://127.0.0.1:{port}");
-        let cookie = format!("{}={session}", crate::web::auth::COOKIE);
+        let cookie = format!("{}={session}", vigil::web::auth::COOKIE);
         let get = |path: String| {
             let (http, cookie, base) = (http.clone(), cookie.clone(), base.clone());
             async move {
@@ -272,14 +272,14 @@ fn run_in(
             tokio::task::spawn_blocking(move || {
                 let tick = Input::Node(NodeInput {
                     network: None,
-                    timestamp_ms: crate::daemon::now_ms(),
+                    timestamp_ms: vigil::clock::now_ms(),
                     wall_slot: Some(3_200_000 + slot),
                     consensus: Vec::new(),
                     execution: Vec::new(),
                     metrics: Vec::new(),
                     system: SystemInfo::unknown(),
                 });
-                d.evaluate(&tick, crate::daemon::now_ms());
+                d.evaluate(&tick, vigil::clock::now_ms());
             })
             .await?;
             let mut seen = String::new();

@@ -4,7 +4,7 @@
 //! and swap in the page's fresh `<main>` when the daemon has news (once a slot at
 //! most), so a page left open stays current.
 
-use crate::web::auth::Principal;
+use super::Principal;
 use std::fmt::Write;
 
 pub use crate::chart::esc;
