@@ -229,33 +229,48 @@ impl Daemon {
     }
 }
 
-/// Resolve configured validators (indices or public keys) to indices. A public key the
-/// node does not know is skipped with a warning (a deposit not yet processed).
+/// Resolve the watched validators (indices, ranges, files, public keys) to indices. A
+/// public key the node does not know is skipped with a warning (a deposit not yet
+/// processed); the count watched is logged once.
 pub async fn resolve_validators(cfg: &LoadedConfig, http: &reqwest::Client) -> Vec<u64> {
-    use crate::config::ValidatorId;
-    let mut out = Vec::new();
+    let listed = &cfg.validators;
+    let mut out = listed.indices.clone();
     let api = cfg
         .config
         .beacon
         .first()
         .map(|n| crate::collect::beacon::BeaconApi::new(&n.url, http.clone()));
-    for id in &cfg.config.validators.ids {
-        match id {
-            ValidatorId::Index(i) => out.push(*i),
-            ValidatorId::Pubkey(k) => match &api {
-                Some(api) => match api.index_of(k).await {
-                    Ok(Some(i)) => out.push(i),
-                    Ok(None) => {
-                        tracing::warn!(pubkey = %k, "validator not on chain yet (deposit pending?): not watched until restart")
-                    }
-                    Err(e) => tracing::warn!(pubkey = %k, "cannot resolve validator: {e}"),
-                },
-                None => {
-                    tracing::warn!(pubkey = %k, "no beacon node configured to resolve this public key")
-                }
-            },
+    let mut unresolved = 0usize;
+    for k in &listed.pubkeys {
+        let Some(api) = &api else {
+            unresolved = listed.pubkeys.len();
+            tracing::warn!(
+                "no beacon node configured to resolve {} public key(s): add a [[beacon]] node",
+                listed.pubkeys.len()
+            );
+            break;
+        };
+        match api.index_of(k).await {
+            Ok(Some(i)) => out.push(i),
+            Ok(None) => {
+                unresolved += 1;
+                tracing::warn!(pubkey = %k, "validator not on chain yet (deposit pending?): not watched until restart")
+            }
+            Err(e) => {
+                unresolved += 1;
+                tracing::warn!(pubkey = %k, "cannot resolve validator: {e}")
+            }
         }
     }
+    out.sort_unstable();
+    out.dedup();
+    tracing::info!(
+        watched = out.len(),
+        unresolved,
+        "watching {} validator(s); listed: {}",
+        out.len(),
+        listed.describe()
+    );
     out
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
         term::green("ok"),
         path.display()
     );
+    print_watched(&cfg);
     // Secrets live in the daemon's environment or files: say if this shell lacks one.
     if let Err(e) = crate::alerts::Settings::from_loaded(&cfg) {
         println!(
@@ -98,4 +99,23 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
         loaded.join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the daemon will watch with this config: nodes by name and URL (passwords and
+/// query strings redacted), and the validators listed.
+fn print_watched(cfg: &crate::config::LoadedConfig) {
+    let c = &cfg.config;
+    for (kind, nodes) in [("beacon", &c.beacon), ("execution", &c.execution)] {
+        if nodes.is_empty() {
+            println!("{} no {kind} node configured", term::yellow("note"));
+        }
+        for n in nodes {
+            println!(
+                "  {kind:<9} {:<20} {}",
+                n.name,
+                crate::net::redact_url(&n.url)
+            );
+        }
+    }
+    println!("  watching  {}", cfg.validators.describe());
 }

@@ -40,6 +40,8 @@ pub struct LoadedConfig {
     pub data_dirs: Vec<PathBuf>,
     /// `[web]`, resolved.
     pub web: super::web::WebSettings,
+    /// `[validators]`: ids, ranges and files, resolved.
+    pub validators: super::validators::WatchedValidators,
 }
 
 impl LoadedConfig {
@@ -103,6 +105,7 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
             .map(str::to_string);
         err(line, key, message)
     })?;
+    let config = without_implicit_nodes(config, source);
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let resolve = |p: &Path| {
         if p.is_absolute() {
@@ -112,7 +115,80 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         }
     };
 
-    let p = &config.plugins;
+    let deadline = check_plugins(&config.plugins, file, source)?;
+    let collect_interval = parse_duration(&config.collect.interval)
+        .filter(|d| *d >= Duration::from_secs(1) && *d <= Duration::from_secs(600))
+        .ok_or_else(|| {
+            err(
+                line_of(source, &["collect", "interval"]),
+                Some("collect.interval".into()),
+                format!(
+                    "interval = {:?} is not a duration from 1s to 10m (write e.g. \"12s\")",
+                    config.collect.interval
+                ),
+            )
+        })?;
+    let validator_files: Vec<(PathBuf, String)> = config
+        .validators
+        .files
+        .iter()
+        .map(|f| (resolve(f), f.display().to_string()))
+        .collect();
+    let validators = super::validators::resolve(
+        &config.validators.ids,
+        &validator_files,
+        file,
+        line_of(source, &["validators", "ids"]),
+    )?;
+    check_nodes(&config, file, source)?;
+    let web = super::web::validate(&config.web, file, source, &resolve)?;
+    let store_path = resolve(&config.store.path);
+    let cache_dir = match &config.plugins.cache_dir {
+        Some(d) => resolve(d),
+        None => store_path
+            .parent()
+            .map(|d| d.join("plugin-cache"))
+            .unwrap_or_else(|| "plugin-cache".into()),
+    };
+    let mut data_dirs: Vec<PathBuf> = store_path
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
+    Ok(LoadedConfig {
+        validators,
+        web,
+        collect_interval,
+        data_dirs,
+        limits: Limits {
+            memory_bytes: (config.plugins.memory_limit_mib as usize) << 20,
+            cpu_deadline: deadline,
+            max_output_bytes: (config.plugins.max_output_kib as usize) << 10,
+            max_host_calls: config.plugins.max_host_calls,
+            ..Limits::default()
+        },
+        plugins_dir: resolve(&config.plugins.dir),
+        store_path,
+        cache_dir,
+        file: file.to_path_buf(),
+        source: source.to_string(),
+        config,
+    })
+}
+
+/// `[plugins]`: every limit within its range; the CPU deadline parsed.
+fn check_plugins(
+    p: &super::schema::PluginsConfig,
+    file: &Path,
+    source: &str,
+) -> Result<Duration, ConfigError> {
+    let err = |line: Option<usize>, key: Option<String>, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        key,
+        message,
+    };
     let range = |key: &str, path: &[&str], v: u64, min: u64, max: u64| -> Result<(), ConfigError> {
         if v < min || v > max {
             return Err(err(
@@ -151,7 +227,7 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
         1,
         1000,
     )?;
-    let deadline = parse_duration(&p.cpu_deadline)
+    parse_duration(&p.cpu_deadline)
         .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(60))
         .ok_or_else(|| {
             err(
@@ -159,35 +235,17 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
                 Some("plugins.cpu_deadline".into()),
                 format!("cpu_deadline = {:?} is not a duration from 1ms to 60s (write e.g. \"250ms\" or \"1s\")", p.cpu_deadline),
             )
-        })?;
-    let collect_interval = parse_duration(&config.collect.interval)
-        .filter(|d| *d >= Duration::from_secs(1) && *d <= Duration::from_secs(600))
-        .ok_or_else(|| {
-            err(
-                line_of(source, &["collect", "interval"]),
-                Some("collect.interval".into()),
-                format!(
-                    "interval = {:?} is not a duration from 1s to 10m (write e.g. \"12s\")",
-                    config.collect.interval
-                ),
-            )
-        })?;
-    for (i, id) in config.validators.ids.iter().enumerate() {
-        if let super::schema::ValidatorId::Pubkey(k) = id {
-            let hex_ok = k.len() == 98
-                && k.starts_with("0x")
-                && k[2..].bytes().all(|b| b.is_ascii_hexdigit());
-            if !hex_ok {
-                return Err(err(
-                    line_of(source, &["validators", "ids"]),
-                    Some(format!("validators.ids[{i}]")),
-                    format!(
-                        "{k:?} is neither a validator index nor a public key (0x + 96 hex digits)"
-                    ),
-                ));
-            }
-        }
-    }
+        })
+}
+
+/// `[[beacon]]` and `[[execution]]`: URLs that can be asked, names unique per kind.
+fn check_nodes(config: &Config, file: &Path, source: &str) -> Result<(), ConfigError> {
+    let err = |line: Option<usize>, key: Option<String>, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        key,
+        message,
+    };
     for (kind, nodes) in [("beacon", &config.beacon), ("execution", &config.execution)] {
         let mut names = std::collections::BTreeSet::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -210,39 +268,25 @@ pub fn load_str(file: &Path, source: &str) -> Result<LoadedConfig, ConfigError> 
             }
         }
     }
-    let web = super::web::validate(&config.web, file, source, &resolve)?;
-    let store_path = resolve(&config.store.path);
-    let cache_dir = match &config.plugins.cache_dir {
-        Some(d) => resolve(d),
-        None => store_path
-            .parent()
-            .map(|d| d.join("plugin-cache"))
-            .unwrap_or_else(|| "plugin-cache".into()),
+    Ok(())
+}
+
+/// The standard local nodes (`local-beacon` on :5052, `local-execution` on :8545) are
+/// defaults for a config that names no node at all. Once a config names either kind of
+/// node, the other kind is not invented: a hidden `local-execution` that pages for ever
+/// on a machine without one is worse than none.
+fn without_implicit_nodes(mut config: Config, source: &str) -> Config {
+    let Ok(raw) = source.parse::<toml::Table>() else {
+        return config;
     };
-    let mut data_dirs: Vec<PathBuf> = store_path
-        .parent()
-        .map(Path::to_path_buf)
-        .into_iter()
-        .collect();
-    data_dirs.extend(config.collect.data_dirs.iter().map(|d| resolve(d)));
-    Ok(LoadedConfig {
-        web,
-        collect_interval,
-        data_dirs,
-        limits: Limits {
-            memory_bytes: (p.memory_limit_mib as usize) << 20,
-            cpu_deadline: deadline,
-            max_output_bytes: (p.max_output_kib as usize) << 10,
-            max_host_calls: p.max_host_calls,
-            ..Limits::default()
-        },
-        plugins_dir: resolve(&config.plugins.dir),
-        store_path,
-        cache_dir,
-        file: file.to_path_buf(),
-        source: source.to_string(),
-        config,
-    })
+    let (beacon, execution) = (raw.contains_key("beacon"), raw.contains_key("execution"));
+    if beacon && !execution {
+        config.execution.clear();
+    }
+    if execution && !beacon {
+        config.beacon.clear();
+    }
+    config
 }
 
 /// Remove `.` and `name/..` pairs without touching the file system, so logs say
@@ -334,6 +378,40 @@ mod tests {
 
     fn check(src: &str) -> Result<LoadedConfig, ConfigError> {
         load_str(Path::new("/etc/vigil/vigil.toml"), src)
+    }
+
+    /// Issue 11: a config naming only `[[beacon]]` got a hidden `local-execution` at
+    /// 127.0.0.1:8545 that paged critical for ever.
+    #[test]
+    fn naming_one_kind_of_node_invents_none_of_the_other() {
+        let c = check("[[beacon]]\nname = \"bn\"\nurl = \"http://127.0.0.1:9596\"\n").unwrap();
+        assert_eq!(c.config.beacon.len(), 1);
+        assert!(c.config.execution.is_empty(), "{:?}", c.config.execution);
+        let c = check("[[execution]]\nname = \"el\"\nurl = \"http://127.0.0.1:9545\"\n").unwrap();
+        assert!(c.config.beacon.is_empty());
+        let c = check("").unwrap();
+        assert_eq!(c.config.beacon[0].name, "local-beacon");
+        assert_eq!(c.config.execution[0].name, "local-execution");
+    }
+
+    #[test]
+    fn validators_take_ranges_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("farm.txt"), "100-102\n# spare\n7\n").unwrap();
+        let c = load_str(
+            &dir.path().join("vigil.toml"),
+            "[validators]\nids = [1, \"3-4\"]\nfiles = [\"farm.txt\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.validators.indices, vec![1, 3, 4, 7, 100, 101, 102]);
+        std::fs::write(dir.path().join("farm.txt"), "100-102\nvalidator seven\n").unwrap();
+        let e = load_str(
+            &dir.path().join("vigil.toml"),
+            "[validators]\nfiles = [\"farm.txt\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.file, dir.path().join("farm.txt"));
+        assert_eq!(e.line, Some(2), "{e}");
     }
 
     #[test]

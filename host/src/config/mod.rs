@@ -13,6 +13,7 @@ mod sandbox;
 mod schema;
 /// Secrets (webhook tokens, passwords) named by environment variable or file, never inline.
 pub mod secret;
+pub mod validators;
 pub mod web;
 
 pub use alerting::{AlertingConfig, ForSpec, InhibitConfig, ReceiverConfig, RouteConfig};
@@ -20,3 +21,4 @@ pub use handle::ConfigHandle;
 pub use load::{ConfigError, LoadedConfig, line_of, line_of_array, load, load_str, parse_duration};
 pub use sandbox::Limits;
 pub use schema::*;
+pub use validators::WatchedValidators;

@@ -259,15 +259,21 @@ fn default_collect_interval() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorsConfig {
-    /// Validators by index (`6`) or public key (`"0xa99a…"`, 48 bytes hex).
+    /// Validators by index (`6`), range (`"0-99999"`, inclusive) or public key
+    /// (`"0xa99a…"`, 48 bytes hex).
     #[serde(default)]
     pub ids: Vec<ValidatorId>,
+    /// Files listing more, one index, range or public key per line (`#` comments and
+    /// blank lines skipped; of a CSV line, the first column), relative to this file.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
 }
 
-/// A validator named by index or by public key.
+/// An element of `[validators] ids`: a number, or text (a range or a public key,
+/// checked when the config is loaded: see `config::validators`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ValidatorId {
     Index(u64),
-    Pubkey(String),
+    Text(String),
 }
