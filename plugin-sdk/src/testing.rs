@@ -6,6 +6,9 @@
 //! writes of a failed evaluation. Fixtures are JSON files in the same shape that
 //! `vigil plugins test FILE --input FIXTURE.json` reads.
 //!
+//! This module sits on top: it uses [`crate::host`] (whose native backend holds the
+//! [`TestHost`] it installs), and nothing in the SDK uses it except tests.
+//!
 //! ```
 //! use vigil_plugin_sdk::prelude::*;
 //! use vigil_plugin_sdk::testing::{self, Harness};
@@ -21,98 +24,15 @@
 //! assert!(out.is_empty());
 //! ```
 
-use crate::host::{LogLevel, SeriesData, SeriesQuery};
+use crate::host::native::with_host;
 use crate::{
     ConfigError, ConsensusNode, EpochInput, Input, NetworkInfo, NetworkStats, NodeInput, Output,
     Plugin, SystemInfo, ValidatorColumns, ValidatorStatus,
 };
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A series identity: name and labels sorted by name.
-pub type SeriesId = (String, Vec<(String, String)>);
-
-/// In-memory stand-in for the host's imports.
-#[derive(Debug, Default, Clone)]
-pub struct TestHost {
-    /// The plugin's persistent state.
-    pub state: BTreeMap<String, Vec<u8>>,
-    /// Series served to `host::query`, keyed by name and sorted labels.
-    pub series: BTreeMap<SeriesId, Vec<(i64, f64)>>,
-    /// What `host::now` answers.
-    pub now_ms: i64,
-    /// Every line the plugin logged.
-    pub logs: Vec<(LogLevel, String)>,
-}
-
-thread_local! {
-    static HOST: RefCell<TestHost> = RefCell::new(TestHost::default());
-}
-
-/// The native implementation behind [`crate::host`]; not part of the API.
-#[doc(hidden)]
-pub mod native_host {
-    use super::*;
-
-    pub fn log(level: LogLevel, message: &str) {
-        HOST.with(|h| h.borrow_mut().logs.push((level, message.to_string())));
-    }
-    pub fn now() -> i64 {
-        HOST.with(|h| h.borrow().now_ms)
-    }
-    pub fn query(q: &SeriesQuery) -> Result<SeriesData, String> {
-        let mut labels = q.labels.clone();
-        labels.sort();
-        HOST.with(|h| {
-            let h = h.borrow();
-            let points = h
-                .series
-                .get(&(q.name.clone(), labels))
-                .cloned()
-                .unwrap_or_default();
-            let mut sel: Vec<(i64, f64)> = points
-                .into_iter()
-                .filter(|(t, _)| *t >= q.from_ms && *t <= q.to_ms)
-                .collect();
-            let limit = if q.limit == 0 {
-                10_000
-            } else {
-                q.limit as usize
-            };
-            if sel.len() > limit {
-                sel.drain(..sel.len() - limit);
-            }
-            Ok(SeriesData {
-                timestamps_ms: sel.iter().map(|p| p.0).collect(),
-                values: sel.iter().map(|p| p.1).collect(),
-            })
-        })
-    }
-    pub fn state_get(key: &str) -> Option<Vec<u8>> {
-        HOST.with(|h| h.borrow().state.get(key).cloned())
-    }
-    pub fn state_set(key: &str, value: &[u8]) -> Result<(), String> {
-        if key.len() > 256 {
-            return Err(format!(
-                "state key {:?}… is {} bytes; the limit is 256: use a shorter key",
-                key.chars().take(32).collect::<String>(),
-                key.len()
-            ));
-        }
-        if value.len() > 1 << 20 {
-            return Err(format!(
-                "state value for key {key:?} is {} bytes; the limit is 1 MiB: split it over several keys (e.g. per validator block or per epoch)",
-                value.len()
-            ));
-        }
-        HOST.with(|h| h.borrow_mut().state.insert(key.to_string(), value.to_vec()));
-        Ok(())
-    }
-    pub fn state_delete(key: &str) {
-        HOST.with(|h| h.borrow_mut().state.remove(key));
-    }
-}
+#[doc(inline)]
+pub use crate::host::native::{SeriesId, TestHost};
 
 /// A plugin instance driven natively, as the host would drive its component.
 pub struct Harness<P: Plugin> {
@@ -206,13 +126,6 @@ impl<P: Plugin> Harness<P> {
 /// harness does around `evaluate`: for testing helpers that use host state directly.
 pub fn with_test_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
     with_host(host, f)
-}
-
-fn with_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
-    HOST.with(|h| std::mem::swap(&mut *h.borrow_mut(), host));
-    let out = f();
-    HOST.with(|h| std::mem::swap(&mut *h.borrow_mut(), host));
-    out
 }
 
 /// The observation time of an input, Unix ms, when it has one.
