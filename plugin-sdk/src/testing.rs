@@ -2,12 +2,14 @@
 //!
 //! [`Harness`] plays the host: it parses the configuration exactly as the host would
 //! (from the TOML an operator writes), serves [`crate::host`] calls from memory (state,
-//! series, the clock, logs), validates the output like the host, and discards state
-//! writes of a failed evaluation. Fixtures are JSON files in the same shape that
-//! `vigil plugins test FILE --input FIXTURE.json` reads.
+//! series, the clock, logs), validates the output with the host's own
+//! [`crate::rules`], and discards state writes of a failed evaluation. Fixtures are
+//! JSON files in the same shape that `vigil plugins test FILE --input FIXTURE.json`
+//! reads.
 //!
 //! This module sits on top: it uses [`crate::host`] (whose native backend holds the
-//! [`TestHost`] it installs), and nothing in the SDK uses it except tests.
+//! [`TestHost`] it installs) and [`crate::rules`], and nothing in the SDK uses it except
+//! tests.
 //!
 //! ```
 //! use vigil_plugin_sdk::prelude::*;
@@ -25,6 +27,7 @@
 //! ```
 
 use crate::host::native::with_host;
+use crate::rules;
 use crate::{
     ConfigError, ConsensusNode, EpochInput, Input, NetworkInfo, NetworkStats, NodeInput, Output,
     Plugin, SystemInfo, ValidatorColumns, ValidatorStatus,
@@ -144,106 +147,39 @@ pub fn input_time_ms(input: &Input) -> Option<i64> {
     }
 }
 
-/// The checks the host applies to every output, so tests catch what the host would
-/// refuse: names, label keys, score ranges, column lengths.
+/// The checks the host applies to every output — the same [`crate::rules`] functions,
+/// walked in the same order — so a test fails with the host's message wherever the
+/// host would refuse the output.
 pub fn validate_output(out: &Output) -> Result<(), String> {
-    fn name_ok(s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    }
+    validate_records(out).map_err(|e| e.to_string())
+}
+
+/// Walk `out` in the contract's order, stopping at the first refusal. The host's
+/// `plugins::output::validate` is the same walk over its own bindings' types.
+fn validate_records(out: &Output) -> Result<(), rules::OutputError> {
     for a in &out.alerts {
-        if !name_ok(&a.name) {
-            return Err(format!(
-                "alert name {:?} must be snake_case ASCII, 1-128 chars",
-                a.name
-            ));
-        }
+        rules::validate_alert(&a.name, &a.subject, a.value, a.threshold)?;
     }
     for s in &out.scores {
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "scores {}/{}: {} validators but {} values",
-                s.component,
-                s.window,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !(0.0..=100.0).contains(*v)) {
-            return Err(format!(
-                "scores {}/{}: value {v} is outside 0..100",
-                s.component, s.window
-            ));
-        }
+        rules::validate_scores(&s.component, &s.window, &s.validators, &s.values)?;
     }
     for s in &out.subject_scores {
-        if !(0.0..=100.0).contains(&s.value) {
-            return Err(format!(
-                "score {}/{}: value {} is outside 0..100",
-                s.component, s.window, s.value
-            ));
-        }
+        rules::validate_subject_score(&s.component, &s.window, &s.subject, s.value)?;
     }
     for p in &out.series {
-        if !name_ok(&p.name) {
-            return Err(format!(
-                "series name {:?} must be snake_case ASCII, 1-128 chars",
-                p.name
-            ));
-        }
-        if !p.value.is_finite() {
-            return Err(format!(
-                "series {}: value {} is not finite",
-                p.name, p.value
-            ));
-        }
+        rules::validate_series_point(&p.name, &p.labels, p.value)?;
     }
-    let mut points = 0usize;
     for s in &out.validator_series {
-        if !name_ok(&s.name) {
-            return Err(format!(
-                "validator series name {:?} must be snake_case ASCII, 1-128 chars",
-                s.name
-            ));
-        }
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "validator series {}: {} validators but {} values",
-                s.name,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        if let Some((k, _)) = s
-            .labels
-            .iter()
-            .find(|(k, _)| !name_ok(k) || k == "validator")
-        {
-            return Err(format!(
-                "validator series {}: label name {k:?} must be snake_case ASCII and not \"validator\" (the host adds it per point)",
-                s.name
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !v.is_finite()) {
-            return Err(format!(
-                "validator series {}: value {v} is not finite",
-                s.name
-            ));
-        }
-        points += s.values.len();
+        rules::validate_validator_series(&s.name, &s.labels, &s.validators, &s.values)?;
     }
-    if points > crate::output::MAX_VALIDATOR_SERIES_POINTS {
-        return Err(format!(
-            "{points} per-validator series points in one output, the limit is {}",
-            crate::output::MAX_VALIDATOR_SERIES_POINTS
-        ));
-    }
+    rules::validate_validator_series_points(
+        out.validator_series.iter().map(|s| s.values.len()).sum(),
+    )?;
     for c in &out.checks {
-        if c.name.is_empty() {
-            return Err("a check has an empty name".to_string());
-        }
+        rules::validate_check(&c.name, &c.subject)?;
+    }
+    for r in &out.recommendations {
+        rules::validate_recommendation(&r.title, &r.subject, r.action_id.as_deref())?;
     }
     Ok(())
 }
