@@ -1,14 +1,21 @@
 //! What the host offers: logging, history, persistent state and the evaluation clock.
 //!
-//! Inside the sandbox these call the host's imports; in native tests they are served by
-//! the [`crate::testing`] harness, so the same plugin code runs in both. Every call
-//! counts against the per-call host-call budget (10,000 by default): read state once per
-//! evaluation, not once per validator.
+//! Inside the sandbox these call the host's imports; on native targets they are served
+//! from memory by `host::native`, which the [`crate::testing`] harness fills and installs,
+//! so the same plugin code runs in both. Every call counts against the per-call
+//! host-call budget (10,000 by default): read state once per evaluation, not once per
+//! validator.
+//!
+//! Dependencies go one way: `testing` uses this module and `native`; neither this
+//! module nor `native` uses `testing`.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod native;
 
 #[cfg(target_arch = "wasm32")]
 use crate::bindings::vigil::plugin::host as imp;
 #[cfg(not(target_arch = "wasm32"))]
-use crate::testing::native_host as imp;
+use native as imp;
 
 #[doc(inline)]
 pub use crate::bindings::vigil::plugin::host::{LogLevel, SeriesData, SeriesQuery};

@@ -18,6 +18,7 @@
 //!   aggregated per node; [`windows`]: per-validator sums over 1d/7d/30d;
 //! - [`config`]: typed configuration that rejects unknown keys by name;
 //! - [`host`]: logging, history queries, persistent state and the evaluation clock;
+//! - [`rules`]: what the host accepts back and its limits — the host's own checks;
 //! - [`testing`] (native only): run your plugin's logic on fixture inputs in `cargo test`.
 //!
 //! ## A complete plugin
@@ -72,6 +73,7 @@ pub mod duties;
 pub mod host;
 mod manifest;
 pub mod output;
+pub mod rules;
 pub mod stats;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

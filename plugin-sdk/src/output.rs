@@ -1,16 +1,15 @@
-//! Building findings: builders on the output types and the limits the host applies.
+//! Building findings: builders on the output types.
+//!
+//! What the host accepts back, and its limits, are in [`crate::rules`]; the two limits
+//! plugins meet most are re-exported here, where they were first published.
 
 use crate::{
     AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, Severity,
     SubjectScore, ValidatorScores, ValidatorSeries,
 };
 
-/// The host keeps at most this many validators per alert; the count says how many more.
-pub const MAX_ALERT_VALIDATORS: usize = 100;
-
-/// The host refuses an output with more per-validator series points than this, all
-/// `validator-series` of one call together (4 series × 250 000 validators).
-pub const MAX_VALIDATOR_SERIES_POINTS: usize = 1_000_000;
+#[doc(inline)]
+pub use crate::rules::{MAX_ALERT_VALIDATORS, MAX_VALIDATOR_SERIES_POINTS};
 
 // `derive(Default)` is not available on generated types: written out.
 #[allow(clippy::derivable_impls)]

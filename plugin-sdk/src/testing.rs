@@ -2,9 +2,14 @@
 //!
 //! [`Harness`] plays the host: it parses the configuration exactly as the host would
 //! (from the TOML an operator writes), serves [`crate::host`] calls from memory (state,
-//! series, the clock, logs), validates the output like the host, and discards state
-//! writes of a failed evaluation. Fixtures are JSON files in the same shape that
-//! `vigil plugins test FILE --input FIXTURE.json` reads.
+//! series, the clock, logs), validates the output with the host's own
+//! [`crate::rules`], and discards state writes of a failed evaluation. Fixtures are
+//! JSON files in the same shape that `vigil plugins test FILE --input FIXTURE.json`
+//! reads.
+//!
+//! This module sits on top: it uses [`crate::host`] (whose native backend holds the
+//! [`TestHost`] it installs) and [`crate::rules`], and nothing in the SDK uses it except
+//! tests.
 //!
 //! ```
 //! use vigil_plugin_sdk::prelude::*;
@@ -21,98 +26,16 @@
 //! assert!(out.is_empty());
 //! ```
 
-use crate::host::{LogLevel, SeriesData, SeriesQuery};
+use crate::host::native::with_host;
+use crate::rules;
 use crate::{
     ConfigError, ConsensusNode, EpochInput, Input, NetworkInfo, NetworkStats, NodeInput, Output,
     Plugin, SystemInfo, ValidatorColumns, ValidatorStatus,
 };
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A series identity: name and labels sorted by name.
-pub type SeriesId = (String, Vec<(String, String)>);
-
-/// In-memory stand-in for the host's imports.
-#[derive(Debug, Default, Clone)]
-pub struct TestHost {
-    /// The plugin's persistent state.
-    pub state: BTreeMap<String, Vec<u8>>,
-    /// Series served to `host::query`, keyed by name and sorted labels.
-    pub series: BTreeMap<SeriesId, Vec<(i64, f64)>>,
-    /// What `host::now` answers.
-    pub now_ms: i64,
-    /// Every line the plugin logged.
-    pub logs: Vec<(LogLevel, String)>,
-}
-
-thread_local! {
-    static HOST: RefCell<TestHost> = RefCell::new(TestHost::default());
-}
-
-/// The native implementation behind [`crate::host`]; not part of the API.
-#[doc(hidden)]
-pub mod native_host {
-    use super::*;
-
-    pub fn log(level: LogLevel, message: &str) {
-        HOST.with(|h| h.borrow_mut().logs.push((level, message.to_string())));
-    }
-    pub fn now() -> i64 {
-        HOST.with(|h| h.borrow().now_ms)
-    }
-    pub fn query(q: &SeriesQuery) -> Result<SeriesData, String> {
-        let mut labels = q.labels.clone();
-        labels.sort();
-        HOST.with(|h| {
-            let h = h.borrow();
-            let points = h
-                .series
-                .get(&(q.name.clone(), labels))
-                .cloned()
-                .unwrap_or_default();
-            let mut sel: Vec<(i64, f64)> = points
-                .into_iter()
-                .filter(|(t, _)| *t >= q.from_ms && *t <= q.to_ms)
-                .collect();
-            let limit = if q.limit == 0 {
-                10_000
-            } else {
-                q.limit as usize
-            };
-            if sel.len() > limit {
-                sel.drain(..sel.len() - limit);
-            }
-            Ok(SeriesData {
-                timestamps_ms: sel.iter().map(|p| p.0).collect(),
-                values: sel.iter().map(|p| p.1).collect(),
-            })
-        })
-    }
-    pub fn state_get(key: &str) -> Option<Vec<u8>> {
-        HOST.with(|h| h.borrow().state.get(key).cloned())
-    }
-    pub fn state_set(key: &str, value: &[u8]) -> Result<(), String> {
-        if key.len() > 256 {
-            return Err(format!(
-                "state key {:?}… is {} bytes; the limit is 256: use a shorter key",
-                key.chars().take(32).collect::<String>(),
-                key.len()
-            ));
-        }
-        if value.len() > 1 << 20 {
-            return Err(format!(
-                "state value for key {key:?} is {} bytes; the limit is 1 MiB: split it over several keys (e.g. per validator block or per epoch)",
-                value.len()
-            ));
-        }
-        HOST.with(|h| h.borrow_mut().state.insert(key.to_string(), value.to_vec()));
-        Ok(())
-    }
-    pub fn state_delete(key: &str) {
-        HOST.with(|h| h.borrow_mut().state.remove(key));
-    }
-}
+#[doc(inline)]
+pub use crate::host::native::{SeriesId, TestHost};
 
 /// A plugin instance driven natively, as the host would drive its component.
 pub struct Harness<P: Plugin> {
@@ -208,13 +131,6 @@ pub fn with_test_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
     with_host(host, f)
 }
 
-fn with_host<T>(host: &mut TestHost, f: impl FnOnce() -> T) -> T {
-    HOST.with(|h| std::mem::swap(&mut *h.borrow_mut(), host));
-    let out = f();
-    HOST.with(|h| std::mem::swap(&mut *h.borrow_mut(), host));
-    out
-}
-
 /// The observation time of an input, Unix ms, when it has one.
 pub fn input_time_ms(input: &Input) -> Option<i64> {
     let slot_time = |n: &NetworkInfo, slot: u64| {
@@ -231,106 +147,39 @@ pub fn input_time_ms(input: &Input) -> Option<i64> {
     }
 }
 
-/// The checks the host applies to every output, so tests catch what the host would
-/// refuse: names, label keys, score ranges, column lengths.
+/// The checks the host applies to every output — the same [`crate::rules`] functions,
+/// walked in the same order — so a test fails with the host's message wherever the
+/// host would refuse the output.
 pub fn validate_output(out: &Output) -> Result<(), String> {
-    fn name_ok(s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    }
+    validate_records(out).map_err(|e| e.to_string())
+}
+
+/// Walk `out` in the contract's order, stopping at the first refusal. The host's
+/// `plugins::output::validate` is the same walk over its own bindings' types.
+fn validate_records(out: &Output) -> Result<(), rules::OutputError> {
     for a in &out.alerts {
-        if !name_ok(&a.name) {
-            return Err(format!(
-                "alert name {:?} must be snake_case ASCII, 1-128 chars",
-                a.name
-            ));
-        }
+        rules::validate_alert(&a.name, &a.subject, a.value, a.threshold)?;
     }
     for s in &out.scores {
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "scores {}/{}: {} validators but {} values",
-                s.component,
-                s.window,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !(0.0..=100.0).contains(*v)) {
-            return Err(format!(
-                "scores {}/{}: value {v} is outside 0..100",
-                s.component, s.window
-            ));
-        }
+        rules::validate_scores(&s.component, &s.window, &s.validators, &s.values)?;
     }
     for s in &out.subject_scores {
-        if !(0.0..=100.0).contains(&s.value) {
-            return Err(format!(
-                "score {}/{}: value {} is outside 0..100",
-                s.component, s.window, s.value
-            ));
-        }
+        rules::validate_subject_score(&s.component, &s.window, &s.subject, s.value)?;
     }
     for p in &out.series {
-        if !name_ok(&p.name) {
-            return Err(format!(
-                "series name {:?} must be snake_case ASCII, 1-128 chars",
-                p.name
-            ));
-        }
-        if !p.value.is_finite() {
-            return Err(format!(
-                "series {}: value {} is not finite",
-                p.name, p.value
-            ));
-        }
+        rules::validate_series_point(&p.name, &p.labels, p.value)?;
     }
-    let mut points = 0usize;
     for s in &out.validator_series {
-        if !name_ok(&s.name) {
-            return Err(format!(
-                "validator series name {:?} must be snake_case ASCII, 1-128 chars",
-                s.name
-            ));
-        }
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "validator series {}: {} validators but {} values",
-                s.name,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        if let Some((k, _)) = s
-            .labels
-            .iter()
-            .find(|(k, _)| !name_ok(k) || k == "validator")
-        {
-            return Err(format!(
-                "validator series {}: label name {k:?} must be snake_case ASCII and not \"validator\" (the host adds it per point)",
-                s.name
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !v.is_finite()) {
-            return Err(format!(
-                "validator series {}: value {v} is not finite",
-                s.name
-            ));
-        }
-        points += s.values.len();
+        rules::validate_validator_series(&s.name, &s.labels, &s.validators, &s.values)?;
     }
-    if points > crate::output::MAX_VALIDATOR_SERIES_POINTS {
-        return Err(format!(
-            "{points} per-validator series points in one output, the limit is {}",
-            crate::output::MAX_VALIDATOR_SERIES_POINTS
-        ));
-    }
+    rules::validate_validator_series_points(
+        out.validator_series.iter().map(|s| s.values.len()).sum(),
+    )?;
     for c in &out.checks {
-        if c.name.is_empty() {
-            return Err("a check has an empty name".to_string());
-        }
+        rules::validate_check(&c.name, &c.subject)?;
+    }
+    for r in &out.recommendations {
+        rules::validate_recommendation(&r.title, &r.subject, r.action_id.as_deref())?;
     }
     Ok(())
 }

@@ -1,17 +1,13 @@
 //! What the host accepts back from a plugin.
 //!
-//! The SDK's `testing::validate_output` applies the same rules natively so that plugin
-//! authors see refusals in `cargo test`; keep the two in step.
+//! The rules and limits are the SDK's [`vigil_plugin_sdk::rules`], the one
+//! implementation the SDK's `testing::validate_output` also applies, so what passes a
+//! plugin's `cargo test` passes here. This module only walks the host's bindings' types
+//! (the same fields as the SDK's, different Rust types) through them, and sizes the
+//! output against the host's own `max_output_bytes` limit.
 
 use crate::contract::Output;
-
-/// Longest accepted name (alert, series, check), bytes.
-pub const MAX_NAME_BYTES: usize = 128;
-/// Most labels on one subject or series.
-pub const MAX_LABELS: usize = 16;
-/// Most per-validator series points in one output, all `validator-series` together
-/// (4 series × 250 000 validators); the SDK's `output::MAX_VALIDATOR_SERIES_POINTS`.
-pub const MAX_VALIDATOR_SERIES_POINTS: usize = 1_000_000;
+use vigil_plugin_sdk::rules;
 
 /// Approximate size of an output: string bytes plus 8 bytes per number. Cheap enough to
 /// run on every call, close enough to bound what a plugin can make the host hold.
@@ -45,141 +41,37 @@ pub fn size_bytes(out: &Output) -> usize {
     n
 }
 
-fn name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_NAME_BYTES
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-fn labels_ok(what: &str, l: &[(String, String)]) -> Result<(), String> {
-    if l.len() > MAX_LABELS {
-        return Err(format!(
-            "{what}: {} labels, the limit is {MAX_LABELS}",
-            l.len()
-        ));
-    }
-    if let Some((k, _)) = l.iter().find(|(k, _)| !name_ok(k)) {
-        return Err(format!("{what}: label name {k:?} must be snake_case ASCII"));
-    }
-    Ok(())
-}
-
-/// Refuse outputs the rest of the host could not store, route or show.
+/// Refuse outputs the rest of the host could not store, route or show. The rules are
+/// the SDK's [`vigil_plugin_sdk::rules`], walked in the same order as the SDK's
+/// `testing::validate_output`, so a plugin's `cargo test` fails with this message.
 pub fn validate(out: &Output) -> Result<(), String> {
+    validate_records(out).map_err(|e| e.to_string())
+}
+
+fn validate_records(out: &Output) -> Result<(), rules::OutputError> {
     for a in &out.alerts {
-        if !name_ok(&a.name) {
-            return Err(format!(
-                "alert name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars",
-                a.name
-            ));
-        }
-        labels_ok(&format!("alert {}", a.name), &a.subject)?;
-        for (what, v) in [("value", a.value), ("threshold", a.threshold)] {
-            if v.is_some_and(|v| !v.is_finite()) {
-                return Err(format!("alert {}: {what} is not a finite number", a.name));
-            }
-        }
+        rules::validate_alert(&a.name, &a.subject, a.value, a.threshold)?;
     }
     for s in &out.scores {
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "scores {}/{}: {} validators but {} values",
-                s.component,
-                s.window,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !(0.0..=100.0).contains(*v)) {
-            return Err(format!(
-                "scores {}/{}: value {v} is outside 0..100",
-                s.component, s.window
-            ));
-        }
+        rules::validate_scores(&s.component, &s.window, &s.validators, &s.values)?;
     }
     for s in &out.subject_scores {
-        labels_ok(&format!("score {}", s.component), &s.subject)?;
-        if !(0.0..=100.0).contains(&s.value) {
-            return Err(format!(
-                "score {}/{}: value {} is outside 0..100",
-                s.component, s.window, s.value
-            ));
-        }
+        rules::validate_subject_score(&s.component, &s.window, &s.subject, s.value)?;
     }
     for p in &out.series {
-        if !name_ok(&p.name) {
-            return Err(format!(
-                "series name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars",
-                p.name
-            ));
-        }
-        labels_ok(&format!("series {}", p.name), &p.labels)?;
-        if !p.value.is_finite() {
-            return Err(format!(
-                "series {}: value {} is not finite",
-                p.name, p.value
-            ));
-        }
+        rules::validate_series_point(&p.name, &p.labels, p.value)?;
     }
-    let mut points = 0usize;
     for s in &out.validator_series {
-        if !name_ok(&s.name) {
-            return Err(format!(
-                "validator series name {:?} must be snake_case ASCII, 1-{MAX_NAME_BYTES} chars",
-                s.name
-            ));
-        }
-        if s.validators.len() != s.values.len() {
-            return Err(format!(
-                "validator series {}: {} validators but {} values",
-                s.name,
-                s.validators.len(),
-                s.values.len()
-            ));
-        }
-        // One label slot is the per-point "validator" the host adds.
-        labels_ok(&format!("validator series {}", s.name), &s.labels)?;
-        if s.labels.len() >= MAX_LABELS {
-            return Err(format!(
-                "validator series {}: {} shared labels plus \"validator\", the limit is {MAX_LABELS}",
-                s.name,
-                s.labels.len()
-            ));
-        }
-        if s.labels.iter().any(|(k, _)| k == "validator") {
-            return Err(format!(
-                "validator series {}: label \"validator\" is added per point by the host; drop it from the shared labels",
-                s.name
-            ));
-        }
-        if let Some(v) = s.values.iter().find(|v| !v.is_finite()) {
-            return Err(format!(
-                "validator series {}: value {v} is not finite",
-                s.name
-            ));
-        }
-        points += s.values.len();
+        rules::validate_validator_series(&s.name, &s.labels, &s.validators, &s.values)?;
     }
-    if points > MAX_VALIDATOR_SERIES_POINTS {
-        return Err(format!(
-            "{points} per-validator series points in one output, the limit is {MAX_VALIDATOR_SERIES_POINTS}: report fewer validators or fewer series per call"
-        ));
-    }
+    rules::validate_validator_series_points(
+        out.validator_series.iter().map(|s| s.values.len()).sum(),
+    )?;
     for c in &out.checks {
-        if c.name.is_empty() {
-            return Err("a check has an empty name".into());
-        }
-        labels_ok(&format!("check {}", c.name), &c.subject)?;
+        rules::validate_check(&c.name, &c.subject)?;
     }
     for r in &out.recommendations {
-        labels_ok(&format!("recommendation {:?}", r.title), &r.subject)?;
-        if let Some(id) = r.action_id.as_deref().filter(|id| !name_ok(id)) {
-            return Err(format!(
-                "recommendation {:?}: action id {id:?} must be snake_case ASCII",
-                r.title
-            ));
-        }
+        rules::validate_recommendation(&r.title, &r.subject, r.action_id.as_deref())?;
     }
     Ok(())
 }
@@ -248,7 +140,7 @@ mod tests {
         let e = validate(&output(vec![s])).unwrap_err();
         assert!(e.contains("added per point by the host"), "{e}");
         let mut s = series("income_gwei", 1);
-        s.labels = (0..MAX_LABELS)
+        s.labels = (0..rules::MAX_LABELS)
             .map(|i| (format!("l{i}"), "x".into()))
             .collect();
         let e = validate(&output(vec![s])).unwrap_err();
@@ -257,7 +149,7 @@ mod tests {
 
     #[test]
     fn validator_series_over_the_point_cap_is_refused() {
-        let half = MAX_VALIDATOR_SERIES_POINTS / 2;
+        let half = rules::MAX_VALIDATOR_SERIES_POINTS / 2;
         let at_cap = output(vec![series("a_percent", half), series("b_percent", half)]);
         assert_eq!(validate(&at_cap), Ok(()));
         let over = output(vec![
@@ -266,5 +158,231 @@ mod tests {
         ]);
         let e = validate(&over).unwrap_err();
         assert!(e.contains("1000001 per-validator series points"), "{e}");
+    }
+}
+
+/// The host and the SDK's test harness refuse the same outputs with the same message.
+/// Regression: the SDK kept its own copy of the rules, which lacked the label limit,
+/// the alert subject and finite-number checks and the action-id check, so a plugin
+/// passed `cargo test` and was then refused by the host (issue 10, item 4).
+#[cfg(test)]
+mod same_as_the_sdk {
+    use super::validate;
+    use crate::contract::{
+        AlertCondition, Check, CheckStatus, Output, Recommendation, SeriesPoint, Severity,
+        SubjectScore, ValidatorScores, ValidatorSeries,
+    };
+    use vigil_plugin_sdk as sdk;
+    use vigil_plugin_sdk::testing::validate_output;
+
+    fn severity(s: sdk::Severity) -> Severity {
+        match s {
+            sdk::Severity::Critical => Severity::Critical,
+            sdk::Severity::High => Severity::High,
+            sdk::Severity::Medium => Severity::Medium,
+            sdk::Severity::Low => Severity::Low,
+            sdk::Severity::Info => Severity::Info,
+        }
+    }
+
+    /// The SDK output as the host receives it, field by field: a JSON round trip would
+    /// turn the NaN and infinities under test into `null`.
+    fn to_host(o: &sdk::Output) -> Output {
+        Output {
+            alerts: (o.alerts.iter())
+                .map(|a| AlertCondition {
+                    name: a.name.clone(),
+                    severity: severity(a.severity),
+                    subject: a.subject.clone(),
+                    summary: a.summary.clone(),
+                    value: a.value,
+                    threshold: a.threshold,
+                    validators: a.validators.clone(),
+                    affected_count: a.affected_count,
+                })
+                .collect(),
+            scores: (o.scores.iter())
+                .map(|s| ValidatorScores {
+                    component: s.component.clone(),
+                    window: s.window.clone(),
+                    validators: s.validators.clone(),
+                    values: s.values.clone(),
+                })
+                .collect(),
+            subject_scores: (o.subject_scores.iter())
+                .map(|s| SubjectScore {
+                    subject: s.subject.clone(),
+                    component: s.component.clone(),
+                    window: s.window.clone(),
+                    value: s.value,
+                })
+                .collect(),
+            recommendations: (o.recommendations.iter())
+                .map(|r| Recommendation {
+                    subject: r.subject.clone(),
+                    title: r.title.clone(),
+                    text: r.text.clone(),
+                    priority: severity(r.priority),
+                    action_id: r.action_id.clone(),
+                })
+                .collect(),
+            series: (o.series.iter())
+                .map(|p| SeriesPoint {
+                    name: p.name.clone(),
+                    labels: p.labels.clone(),
+                    value: p.value,
+                    timestamp_ms: p.timestamp_ms,
+                })
+                .collect(),
+            checks: (o.checks.iter())
+                .map(|c| Check {
+                    name: c.name.clone(),
+                    subject: c.subject.clone(),
+                    status: match c.status {
+                        sdk::CheckStatus::Ok => CheckStatus::Ok,
+                        sdk::CheckStatus::Warn => CheckStatus::Warn,
+                        sdk::CheckStatus::Fail => CheckStatus::Fail,
+                    },
+                    text: c.text.clone(),
+                })
+                .collect(),
+            validator_series: (o.validator_series.iter())
+                .map(|s| ValidatorSeries {
+                    name: s.name.clone(),
+                    labels: s.labels.clone(),
+                    validators: s.validators.clone(),
+                    values: s.values.clone(),
+                    timestamp_ms: s.timestamp_ms,
+                })
+                .collect(),
+        }
+    }
+
+    /// Refused by the host, refused by the SDK, same message; and the message is the
+    /// expected one, so both cannot agree on a wrong refusal.
+    fn refused_alike(out: &sdk::Output, expected: &str) {
+        let host = validate(&to_host(out)).expect_err("the host refuses it");
+        let sdk = validate_output(out).expect_err("the SDK refuses it");
+        assert_eq!(host, sdk);
+        assert_eq!(host, expected);
+    }
+
+    fn alert() -> sdk::AlertCondition {
+        sdk::AlertCondition::new("peers_low", sdk::Severity::High, "few peers")
+    }
+
+    fn one(f: impl FnOnce(&mut sdk::Output)) -> sdk::Output {
+        let mut out = sdk::Output::default();
+        f(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_valid_output_is_accepted_by_both() {
+        let mut vs = sdk::ValidatorSeries::new("income_gwei", 2);
+        vs.push(1, 10.0);
+        vs.push(2, 12.0);
+        let out = one(|o| {
+            o.alert(alert().subject("node", "bn-1").value(2.0).threshold(5.0))
+                .scores("attestation", "1d", vec![1, 2], vec![99.0, 100.0])
+                .subject_score(sdk::SubjectScore::new("node", "1d", 80.0).subject("node", "bn-1"))
+                .series(sdk::SeriesPoint::new("peers_count", 2.0).label("node", "bn-1"))
+                .validator_series(vs)
+                .check(sdk::Check::ok("disk", "fine").subject("node", "bn-1"))
+                .recommend(
+                    sdk::Recommendation::new(sdk::Severity::Low, "Prune", "p").action("prune_geth"),
+                );
+        });
+        assert_eq!(validate(&to_host(&out)), Ok(()));
+        assert_eq!(validate_output(&out), Ok(()));
+    }
+
+    #[test]
+    fn too_many_labels() {
+        let labelled = (0..17).fold(alert(), |a, i| a.subject(&format!("l{i}"), i));
+        refused_alike(
+            &one(|o| {
+                o.alert(labelled);
+            }),
+            "alert peers_low: 17 labels, the limit is 16",
+        );
+        let check = (0..17).fold(sdk::Check::fail("disk", "full"), |c, i| {
+            c.subject(&format!("l{i}"), i)
+        });
+        refused_alike(
+            &one(|o| {
+                o.check(check);
+            }),
+            "check disk: 17 labels, the limit is 16",
+        );
+    }
+
+    #[test]
+    fn bad_alert_subject_or_name() {
+        refused_alike(
+            &one(|o| {
+                o.alert(alert().subject("Node", "bn-1"));
+            }),
+            "alert peers_low: label name \"Node\" must be snake_case ASCII",
+        );
+        refused_alike(
+            &one(|o| {
+                o.alert(sdk::AlertCondition::new(
+                    "Peers Low",
+                    sdk::Severity::Low,
+                    "x",
+                ));
+            }),
+            "alert name \"Peers Low\" must be snake_case ASCII, 1-128 chars",
+        );
+    }
+
+    #[test]
+    fn non_finite_alert_value_or_threshold() {
+        refused_alike(
+            &one(|o| {
+                o.alert(alert().value(f64::NAN));
+            }),
+            "alert peers_low: value NaN is not finite",
+        );
+        refused_alike(
+            &one(|o| {
+                o.alert(alert().value(1.0).threshold(f64::INFINITY));
+            }),
+            "alert peers_low: threshold inf is not finite",
+        );
+    }
+
+    #[test]
+    fn bad_action_id() {
+        let rec = sdk::Recommendation::new(sdk::Severity::Medium, "Prune geth", "run it")
+            .action("prune geth; rm -rf /");
+        refused_alike(
+            &one(|o| {
+                o.recommend(rec);
+            }),
+            "recommendation \"Prune geth\": action id \"prune geth; rm -rf /\" must be snake_case ASCII",
+        );
+    }
+
+    #[test]
+    fn score_columns_of_different_lengths() {
+        refused_alike(
+            &one(|o| {
+                o.scores("attestation", "1d", vec![1, 2, 3], vec![99.0, 98.0]);
+            }),
+            "scores attestation/1d: 3 validators but 2 values",
+        );
+    }
+
+    #[test]
+    fn the_first_refusal_is_the_same_when_several_apply() {
+        let out = one(|o| {
+            o.recommend(sdk::Recommendation::new(sdk::Severity::Low, "t", "x").action("Bad"))
+                .check(sdk::Check::ok("", "x"))
+                .scores("attestation", "1d", vec![1], vec![250.0])
+                .alert(alert().value(f64::NAN));
+        });
+        refused_alike(&out, "alert peers_low: value NaN is not finite");
     }
 }
